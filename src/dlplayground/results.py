@@ -1,0 +1,315 @@
+"""The record types and the one JSON envelope every run writes.
+
+The envelope follows pytest-benchmark's layout (``machine_info``, ``commit_info``, ``benchmarks``,
+``datetime``, ``version``) so ``pytest-benchmark compare`` reads batch-size runs, and adds one
+``dlplayground`` key holding what that format has no place for::
+
+    {"dlplayground": {"schema": 1, "study": "batch_size" | "<experiment>",
+                      "environment": {...}, "config": {...},
+                      "sweeps": {model: {...}}, "saturation": {model: {...}},   # batch-size study
+                      "result": {...}}}                                         # experiments
+
+Batch-size points live once, as ``benchmarks[i].extra_info`` (a ``TimingRecord``); readers rebuild the
+record from there rather than keeping a second copy.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlplayground.atomic import atomic_write_text
+from dlplayground.errors import UserInputError
+
+SCHEMA_VERSION = 1
+BATCH_SIZE_STUDY = "batch_size"
+
+
+class EnvelopeError(UserInputError):
+    """A results file is missing, not JSON, or not of the envelope's shape; the message names the file."""
+
+
+# ---------------------------------------------------------------------------------------------- points
+@dataclass(frozen=True)
+class TimingRecord:
+    """One benchmark point: the raw per-call times, with every statistic derived from them.
+
+    ``times_s`` holds one entry per timed call of the model on a full batch; nothing else is stored, so
+    the report, the saturation bootstrap and ``compare`` all see the same samples.
+    """
+
+    model: str
+    family: str
+    device: str
+    dtype: str
+    batch_size: int
+    threads: int
+    warmup_calls: int
+    times_s: tuple[float, ...]
+    timer: str = "perf_counter"
+    peak_memory_bytes: int | None = None
+    memory_kind: str = "unavailable"
+    flops: float | None = None
+    bytes_moved: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.times_s:
+            raise ValueError(f"{self.model} @ batch {self.batch_size}: no timing samples")
+        if any(not math.isfinite(t) or t < 0 for t in self.times_s):
+            raise ValueError(f"{self.model} @ batch {self.batch_size}: times must be finite and >= 0")
+        object.__setattr__(self, "times_s", tuple(float(t) for t in self.times_s))
+
+    @cached_property
+    def _sorted(self) -> np.ndarray:
+        return np.sort(np.asarray(self.times_s, dtype=float))
+
+    def quantile_s(self, q: float) -> float:
+        return float(np.quantile(self._sorted, q))
+
+    @property
+    def p50_ms(self) -> float:
+        return self.quantile_s(0.50) * 1e3
+
+    @property
+    def p90_ms(self) -> float:
+        return self.quantile_s(0.90) * 1e3
+
+    @property
+    def p99_ms(self) -> float:
+        return self.quantile_s(0.99) * 1e3
+
+    @property
+    def mean_ms(self) -> float:
+        return float(self._sorted.mean()) * 1e3
+
+    @property
+    def iqr_ms(self) -> float:
+        return (self.quantile_s(0.75) - self.quantile_s(0.25)) * 1e3
+
+    @property
+    def throughput_items_s(self) -> float:
+        """Items per second at the median latency (robust to the odd slow call)."""
+        median = self.quantile_s(0.5)
+        return self.batch_size / median if median > 0 else math.inf
+
+    @property
+    def achieved_gflop_s(self) -> float | None:
+        if self.flops is None:
+            return None
+        return self.flops / self.quantile_s(0.5) / 1e9
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form: the stored fields plus the derived statistics, for humans and other tools."""
+        out = asdict(self)
+        out["times_s"] = list(self.times_s)
+        out.update(
+            p50_ms=self.p50_ms, p90_ms=self.p90_ms, p99_ms=self.p99_ms, mean_ms=self.mean_ms,
+            iqr_ms=self.iqr_ms, throughput_items_s=self.throughput_items_s, rounds=len(self.times_s),
+        )
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TimingRecord:
+        """Rebuild from ``to_dict`` output; derived statistics are recomputed, never trusted."""
+        names = {f for f in cls.__dataclass_fields__}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["times_s"] = tuple(kwargs.get("times_s", ()))
+        return cls(**kwargs)
+
+
+# ------------------------------------------------------------------------------------- experiments
+@dataclass
+class Table:
+    """A table for the report: a title, column names and rows of plain values."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        for i, row in enumerate(self.rows):
+            if len(row) != len(self.columns):
+                raise ValueError(f"table {self.title!r}: row {i} has {len(row)} cells, expected {len(self.columns)}")
+
+
+@dataclass
+class Figure:
+    """A figure file produced by a run; ``path`` is relative to the folder holding the envelope."""
+
+    title: str
+    path: str
+    caption: str = ""
+
+
+@dataclass
+class StudyResult:
+    """What an experiment found, in a shape the report generator renders without knowing the study.
+
+    ``question`` and ``verdict`` are prose (the verdict states plainly what the evidence says);
+    ``metrics`` are the headline figures; ``tables``/``figures`` carry the detail.
+    """
+
+    study: str
+    question: str
+    verdict: str
+    data_source: str
+    metrics: dict[str, float | int | str | None] = field(default_factory=dict)
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    elapsed_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StudyResult:
+        return cls(
+            study=data["study"], question=data.get("question", ""), verdict=data.get("verdict", ""),
+            data_source=data.get("data_source", ""), metrics=dict(data.get("metrics", {})),
+            tables=[Table(**t) for t in data.get("tables", [])],
+            figures=[Figure(**f) for f in data.get("figures", [])], elapsed_s=data.get("elapsed_s"),
+        )
+
+
+# ---------------------------------------------------------------------------------------- envelope
+@dataclass
+class Envelope:
+    """A parsed results file: what every reader (report, compare, tests) works from."""
+
+    study: str
+    environment: dict[str, Any]
+    config: dict[str, Any]
+    records: list[TimingRecord] = field(default_factory=list)
+    sweeps: dict[str, Any] = field(default_factory=dict)
+    saturation: dict[str, Any] = field(default_factory=dict)
+    result: StudyResult | None = None
+    created: str = ""
+    source: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def devices(self) -> list[str]:
+        return sorted({r.device for r in self.records} or {str(self.environment.get("device", "?"))})
+
+
+def _jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays, paths and tuples to JSON types; NaN/inf become None (valid JSON)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def to_json(data: Any) -> str:
+    """Strict JSON text (no NaN), stable key order for diffs."""
+    return json.dumps(_jsonable(data), indent=2, sort_keys=False, allow_nan=False)
+
+
+def make_envelope(
+    *,
+    study: str,
+    environment: Mapping[str, Any],
+    config: Mapping[str, Any],
+    result: StudyResult | None = None,
+    benchmarks: Sequence[Mapping[str, Any]] = (),
+    sweeps: Mapping[str, Any] | None = None,
+    saturation: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build the envelope dict for a run that pytest-benchmark did not write (the experiments)."""
+    from dlplayground import __version__
+
+    env = dict(environment)
+    body: dict[str, Any] = {
+        "schema": SCHEMA_VERSION, "study": study, "environment": env, "config": dict(config),
+        "sweeps": dict(sweeps or {}), "saturation": dict(saturation or {}),
+    }
+    if result is not None:
+        body["result"] = result.to_dict()
+    return {
+        "machine_info": {"node": env.get("device_name", ""), "processor": env.get("cpu_model", ""),
+                         "python_version": env.get("python", ""), "system": env.get("platform", "")},
+        "commit_info": dict(env.get("git", {}) or {}),
+        "benchmarks": list(benchmarks),
+        "datetime": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "version": __version__,
+        "dlplayground": body,
+    }
+
+
+def write_envelope(path: Path, envelope: Mapping[str, Any]) -> Path:
+    """Write an envelope atomically as strict JSON."""
+    return atomic_write_text(Path(path), to_json(envelope) + "\n")
+
+
+def parse_envelope(data: Any, source: Path | None = None) -> Envelope:
+    """Validate and parse envelope JSON; raise ``EnvelopeError`` naming the file and the problem."""
+    where = f"{str(source)!r}" if source else "results"
+    if not isinstance(data, dict):
+        raise EnvelopeError(f"{where}: expected a JSON object (a DL-Playground results envelope), got {type(data).__name__}")
+    body = data.get("dlplayground")
+    if not isinstance(body, dict) or "study" not in body:
+        raise EnvelopeError(
+            f"{where}: no 'dlplayground' section; this is not a DL-Playground results file "
+            "(run `pytest benchmarks --benchmark-json FILE` or an experiment to make one)"
+        )
+    schema = body.get("schema")
+    if schema != SCHEMA_VERSION:
+        raise EnvelopeError(f"{where}: schema version {schema!r} is not supported (expected {SCHEMA_VERSION})")
+    benchmarks = data.get("benchmarks", [])
+    if not isinstance(benchmarks, list):
+        raise EnvelopeError(f"{where}: 'benchmarks' must be a list")
+    records = []
+    for i, bench in enumerate(benchmarks):
+        extra = bench.get("extra_info") if isinstance(bench, dict) else None
+        if not isinstance(extra, dict) or "times_s" not in extra:
+            continue  # a foreign benchmark in the same file: not ours to interpret
+        try:
+            records.append(TimingRecord.from_dict(extra))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise EnvelopeError(f"{where}: benchmarks[{i}] is not a valid timing record: {exc}") from None
+    result = None
+    if "result" in body:
+        try:
+            result = StudyResult.from_dict(body["result"])
+        except (TypeError, ValueError, KeyError) as exc:
+            raise EnvelopeError(f"{where}: 'dlplayground.result' is malformed: {exc}") from None
+    return Envelope(
+        study=str(body["study"]), environment=dict(body.get("environment") or {}),
+        config=dict(body.get("config") or {}), records=records, sweeps=dict(body.get("sweeps") or {}),
+        saturation=dict(body.get("saturation") or {}), result=result, created=str(data.get("datetime", "")),
+        source=source, raw=data,
+    )
+
+
+def read_envelope(path: Path | str) -> Envelope:
+    """Read and validate one results file."""
+    path = Path(path)
+    if not path.is_file():
+        raise EnvelopeError(f"results file {str(path)!r} does not exist or is not a file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise EnvelopeError(f"results file {str(path)!r} is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise EnvelopeError(f"results file {str(path)!r} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    return parse_envelope(data, source=path)
