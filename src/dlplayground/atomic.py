@@ -41,10 +41,10 @@ def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(tmp)
+            Path(tmp).unlink()
         raise
     return path
 
@@ -67,7 +67,7 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     old = None
     if final.exists():
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-    os.replace(tmp, final)
+        final.replace(old)
+    tmp.replace(final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

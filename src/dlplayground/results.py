@@ -265,7 +265,9 @@ def parse_envelope(data: Any, source: Path | None = None) -> Envelope:
     """Validate and parse envelope JSON; raise ``EnvelopeError`` naming the file and the problem."""
     where = f"{str(source)!r}" if source else "results"
     if not isinstance(data, dict):
-        raise EnvelopeError(f"{where}: expected a JSON object (a DL-Playground results envelope), got {type(data).__name__}")
+        raise EnvelopeError(
+            f"{where}: expected a JSON object (a DL-Playground results envelope), got {type(data).__name__}"
+        )
     body = data.get("dlplayground")
     if not isinstance(body, dict) or "study" not in body:
         raise EnvelopeError(

@@ -1,0 +1,54 @@
+"""Batch size vs. inference time: one pytest-benchmark test per (model, batch size) on the chosen device.
+
+Run ``pytest benchmarks --benchmark-json out.json`` (options: ``pytest benchmarks --help``, section
+"DL-Playground batch-size study"). Each test times one point with the harness's synchronized timer
+(``dlplayground.timing``), stores the record in ``extra_info`` and hands the same raw samples to
+pytest-benchmark, so its table, ``--benchmark-compare`` and ``pytest-benchmark compare`` all see the numbers
+the report sees. Points past a model's out-of-memory boundary are skipped, not failed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dlplayground.results import TimingRecord
+from dlplayground.sweep import PointSkipped
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if {"model_name", "batch_size"} <= set(metafunc.fixturenames):
+        from conftest import BENCH_CONFIG
+
+        config = metafunc.config.stash[BENCH_CONFIG]
+        points = [(spec.name, b) for spec in config.models for b in config.batch_sizes[spec.name]]
+        metafunc.parametrize(("model_name", "batch_size"), points, ids=[f"{m}-b{b}" for m, b in points])
+
+
+def hand_to_pytest_benchmark(benchmark, record: TimingRecord) -> None:
+    """Give pytest-benchmark our samples instead of letting it time the call a second way.
+
+    pytest-benchmark has no public API for externally measured samples; ``_make_stats`` is the same
+    entry its own ``pedantic`` mode uses (stable across 3.x-5.x). Each sample is one call (iterations=1).
+    """
+    if benchmark.disabled:
+        return
+    stats = benchmark._make_stats(1)
+    for seconds in record.times_s:
+        stats.update(seconds)
+    benchmark._mode = "dlplayground.timing"
+
+
+def test_inference(benchmark, sweep, model_name: str, batch_size: int) -> None:
+    config = sweep.config
+    benchmark.group = f"{model_name} on {config.device} ({str(config.dtype).removeprefix('torch.')})"
+    try:
+        record = sweep.run_point(model_name, batch_size)
+    except PointSkipped as reason:
+        benchmark.skipped = True
+        pytest.skip(str(reason))
+    hand_to_pytest_benchmark(benchmark, record)
+    benchmark.extra_info.update(record.to_dict())
+    # Invariants of a valid measurement (not wall-clock thresholds).
+    assert record.batch_size == batch_size
+    assert len(record.times_s) >= config.timer.min_rounds
+    assert record.threads == config.threads or config.device.type != "cpu"

@@ -1,0 +1,219 @@
+"""The model zoo: one registry of model factories with their input factories.
+
+A factory takes no arguments and returns ``(model, make_input)``: an ``nn.Module`` and a callable
+``make_input(batch_size) -> Tensor | tuple[Tensor, ...]`` that builds a batch on the CPU in float32 (the
+harness moves and casts it). Built-in models are registered exactly like user models
+(``--models package.module:factory``), so a user model takes no second-class path.
+
+Sizes are chosen to be realistic yet sweepable on a 2-core laptop: each model's ``max_batch`` keeps one
+forward pass at the largest batch around a second on such a CPU. The classifier building blocks (``MLP``,
+``SmallCNN``) are shared with the studies that train models.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from dlplayground.errors import UserInputError, choices_text
+
+InputFactory = Callable[[int], "torch.Tensor | tuple[torch.Tensor, ...]"]
+Factory = Callable[[], "tuple[nn.Module, InputFactory]"]
+
+
+# ------------------------------------------------------------------------------------ building blocks
+class MLP(nn.Module):
+    """A plain multi-layer perceptron: Linear -> ReLU -> Dropout, repeated ``depth`` times, then a head."""
+
+    def __init__(self, in_features: int, hidden: int, depth: int, out_features: int, dropout: float = 0.0):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = in_features
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
+            width = hidden
+        layers.append(nn.Linear(width, out_features))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class ResidualBlock(nn.Module):
+    """A ResNet basic block (two 3x3 convs with batch norm) with a projected shortcut when shapes change."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_ch != out_ch:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(out_ch))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class SmallCNN(nn.Module):
+    """A small ResNet-style CNN: a stem, one residual block per stage (stride 2 after the first), a head.
+
+    ``dropout`` sits before the classifier so studies of evaluation-time dropout can use the same network.
+    """
+
+    def __init__(self, in_channels: int = 3, widths: tuple[int, ...] = (32, 64, 128), num_classes: int = 10,
+                 dropout: float = 0.0):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(widths[0]), nn.ReLU())
+        blocks = []
+        prev = widths[0]
+        for i, width in enumerate(widths):
+            blocks.append(ResidualBlock(prev, width, stride=1 if i == 0 else 2))
+            prev = width
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
+                                  nn.Linear(prev, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(self.stem(x)))
+
+
+class RNNClassifier(nn.Module):
+    """A stacked LSTM or GRU over a sequence, classifying from the last time step."""
+
+    def __init__(self, cell: str, input_size: int, hidden: int, layers: int, num_classes: int):
+        super().__init__()
+        rnn_cls = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
+        self.rnn = rnn_cls(input_size, hidden, num_layers=layers, batch_first=True)
+        self.head = nn.Linear(hidden, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1])
+
+
+class TransformerClassifier(nn.Module):
+    """A pre-norm Transformer encoder over token ids with learned positions and mean pooling."""
+
+    def __init__(self, vocab: int, seq_len: int, d_model: int, heads: int, layers: int, num_classes: int):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d_model)
+        self.pos = nn.Parameter(torch.zeros(1, seq_len, d_model))
+        layer = nn.TransformerEncoderLayer(d_model, heads, dim_feedforward=4 * d_model, dropout=0.1,
+                                           batch_first=True, norm_first=True)
+        # enable_nested_tensor only matters with padding masks, and warns with norm_first.
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.head = nn.Linear(d_model, num_classes)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(self.embed(tokens) + self.pos)
+        return self.head(h.mean(dim=1))
+
+
+# ------------------------------------------------------------------------------------------ registry
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: its family (for grouping in reports), factory and the largest batch worth sweeping."""
+
+    name: str
+    family: str
+    factory: Factory
+    max_batch: int
+    description: str
+
+
+def _mlp() -> tuple[nn.Module, InputFactory]:
+    return MLP(784, 1024, 3, 10), lambda b: torch.randn(b, 784)
+
+
+def _cnn() -> tuple[nn.Module, InputFactory]:
+    return SmallCNN(3, (32, 64, 128), 10), lambda b: torch.randn(b, 3, 32, 32)
+
+
+def _rnn(cell: str) -> Factory:
+    def factory() -> tuple[nn.Module, InputFactory]:
+        return RNNClassifier(cell, 64, 256, 2, 10), lambda b: torch.randn(b, 50, 64)
+
+    return factory
+
+
+def _transformer() -> tuple[nn.Module, InputFactory]:
+    model = TransformerClassifier(vocab=8000, seq_len=64, d_model=256, heads=4, layers=2, num_classes=10)
+    return model, lambda b: torch.randint(0, 8000, (b, 64))
+
+
+def _hf_bert() -> tuple[nn.Module, InputFactory]:
+    """A BERT-style encoder from a transformers config with random weights: nothing is downloaded."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(vocab_size=8000, hidden_size=256, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=1024, max_position_embeddings=128, num_labels=4)
+    model = BertForSequenceClassification(config)
+    return _HFLogits(model), lambda b: torch.randint(0, 8000, (b, 64))
+
+
+class _HFLogits(nn.Module):
+    """Unwrap a transformers model's output object to its logits, so every zoo model returns a tensor."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids).logits
+
+
+BUILTIN_MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("mlp", "mlp", _mlp, 4096, "MLP 784-1024-1024-1024-10 (2.9 M params)"),
+        ModelSpec("cnn", "cnn", _cnn, 256, "ResNet-style CNN, 3 stages 32/64/128, input 3x32x32"),
+        ModelSpec("lstm", "rnn", _rnn("lstm"), 256, "2-layer LSTM, hidden 256, 50 steps of 64 features"),
+        ModelSpec("gru", "rnn", _rnn("gru"), 256, "2-layer GRU, hidden 256, 50 steps of 64 features"),
+        ModelSpec("transformer", "transformer", _transformer, 128,
+                  "Transformer encoder, 2 layers, d=256, 4 heads, 64 tokens"),
+        ModelSpec("hf-bert", "transformer", _hf_bert, 128,
+                  "transformers BertForSequenceClassification from config (random weights), 64 tokens"),
+    )
+}
+
+
+def resolve_model(name: str) -> ModelSpec:
+    """Look up a built-in model by name, or import a user factory given as ``package.module:factory``."""
+    if name in BUILTIN_MODELS:
+        return BUILTIN_MODELS[name]
+    if ":" not in name:
+        raise UserInputError(
+            f"--models: unknown model {name!r}; choose {choices_text(BUILTIN_MODELS)} "
+            "or give a factory as 'package.module:function'"
+        )
+    module_name, _, attr = name.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UserInputError(f"--models {name!r}: cannot import module {module_name!r} ({exc})") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise UserInputError(f"--models {name!r}: module {module_name!r} has no callable {attr!r}")
+    return ModelSpec(name, "user", factory, 1 << 30, f"user model {name}")
+
+
+def build(spec: ModelSpec) -> tuple[nn.Module, InputFactory]:
+    """Call a factory and check it kept the contract, so a bad user factory fails with a clear message."""
+    try:
+        made = spec.factory()
+    except Exception as exc:  # a user factory may raise anything; name it and re-raise
+        raise UserInputError(f"model {spec.name!r}: its factory raised {type(exc).__name__}: {exc}") from exc
+    if not (isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], nn.Module) and callable(made[1])):
+        raise UserInputError(
+            f"model {spec.name!r}: factory must return (nn.Module, make_input(batch_size)), got {type(made).__name__}"
+        )
+    return made

@@ -1,0 +1,132 @@
+"""The timer, driven by a fake clock: warm-up, synchronization, adaptive rounds, thread count, records."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dlplayground.errors import UserInputError
+from dlplayground.timing import PointSpec, TimerConfig, measure_inference, time_call
+
+CPU = torch.device("cpu")
+
+
+class FakeDevice:
+    """A fake clock and sync: each call of the work advances time by the next scripted duration."""
+
+    def __init__(self, durations: list[float]):
+        self.durations = list(durations)
+        self.now = 100.0
+        self.calls = 0
+        self.events: list[str] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sync(self, device: torch.device) -> None:
+        self.events.append("sync")
+
+    def work(self) -> None:
+        self.events.append("call")
+        self.now += self.durations[min(self.calls, len(self.durations) - 1)]
+        self.calls += 1
+
+
+def test_warmup_calls_are_not_timed_and_samples_are_exact():
+    fake = FakeDevice([9.0, 9.0, 0.010, 0.020, 0.030])
+    config = TimerConfig(warmup_calls=2, warmup_s=0.0, min_rounds=3, max_rounds=3, target_time_s=1e-9)
+    samples, threads, kind = time_call(fake.work, CPU, config, clock=fake.clock, sync=fake.sync)
+    assert samples == pytest.approx([0.010, 0.020, 0.030])
+    assert fake.calls == 5
+    assert kind == "perf_counter"
+    assert threads == torch.get_num_threads()
+
+
+def test_every_timed_call_is_bracketed_by_synchronization():
+    fake = FakeDevice([0.001])
+    config = TimerConfig(warmup_calls=1, warmup_s=0.0, min_rounds=4, max_rounds=4, target_time_s=1e-9)
+    time_call(fake.work, CPU, config, clock=fake.clock, sync=fake.sync)
+    timed = fake.events[fake.events.index("call") + 2:]  # after warm-up call and its sync
+    assert timed == ["sync", "call", "sync"] * 4
+
+
+def test_warmup_continues_until_warmup_time_has_passed():
+    fake = FakeDevice([0.01])
+    config = TimerConfig(warmup_calls=1, warmup_s=0.05, min_rounds=1, max_rounds=1, target_time_s=1e-9)
+    time_call(fake.work, CPU, config, clock=fake.clock, sync=fake.sync)
+    assert fake.calls == 5 + 1  # 5 warm-up calls reach 0.05 s, then one timed call
+
+
+def test_rounds_stop_at_target_time_after_min_rounds():
+    fake = FakeDevice([0.1])
+    config = TimerConfig(warmup_calls=1, warmup_s=0.0, min_rounds=2, max_rounds=100, target_time_s=0.45)
+    samples, _, _ = time_call(fake.work, CPU, config, clock=fake.clock, sync=fake.sync)
+    assert len(samples) == 5  # 0.5 s >= 0.45 s target
+
+
+def test_slow_calls_still_get_min_rounds_and_fast_calls_stop_at_max_rounds():
+    slow = FakeDevice([2.0])
+    config = TimerConfig(warmup_calls=1, warmup_s=0.0, min_rounds=3, max_rounds=50, target_time_s=0.1)
+    assert len(time_call(slow.work, CPU, config, clock=slow.clock, sync=slow.sync)[0]) == 3
+    fast = FakeDevice([1e-6])
+    assert len(time_call(fast.work, CPU, config, clock=fast.clock, sync=fast.sync)[0]) == 50
+
+
+def test_thread_count_is_fixed_and_recorded():
+    before = torch.get_num_threads()
+    try:
+        fake = FakeDevice([0.001])
+        config = TimerConfig(warmup_calls=1, warmup_s=0.0, min_rounds=1, max_rounds=1, threads=1)
+        _, threads, _ = time_call(fake.work, CPU, config, clock=fake.clock, sync=fake.sync)
+        assert threads == 1
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_measure_inference_builds_a_record_in_eval_and_inference_mode():
+    seen = {}
+    fake = FakeDevice([0.004])
+
+    class Probe(torch.nn.Module):
+        def forward(self, x):
+            fake.work()
+            seen["training"] = self.training
+            seen["inference"] = torch.is_inference_mode_enabled()
+            return x * 2
+
+    spec = PointSpec(model="probe", family="user", batch_size=4, device=CPU, dtype=torch.float32)
+    config = TimerConfig(warmup_calls=1, warmup_s=0.0, min_rounds=5, max_rounds=5, target_time_s=1e-9)
+    record = measure_inference(Probe().train(), torch.ones(4, 3), spec, config, clock=fake.clock, sync=fake.sync)
+    assert seen == {"training": False, "inference": True}
+    assert (record.batch_size, record.model, record.dtype) == (4, "probe", "float32")
+    assert len(record.times_s) == 5
+    assert record.p50_ms == pytest.approx(4.0)
+    assert record.throughput_items_s == pytest.approx(1000.0)
+    assert record.warmup_calls == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"warmup_calls": 0}, "warmup_calls"),
+        ({"min_rounds": 0}, "min_rounds"),
+        ({"min_rounds": 5, "max_rounds": 4}, "max_rounds"),
+        ({"target_time_s": 0}, "target_time_s"),
+        ({"threads": 0}, "--threads"),
+    ],
+)
+def test_timer_config_rejects_bad_values(kwargs, message):
+    with pytest.raises(UserInputError, match=message):
+        TimerConfig(**kwargs)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_uses_events_and_measures_real_work():
+    device = torch.device("cuda")
+    a = torch.randn(2048, 2048, device=device)
+    config = TimerConfig(warmup_calls=2, min_rounds=5, max_rounds=5)
+    samples, _, kind = time_call(lambda: a @ a, device, config)
+    assert kind == "cuda_event"
+    assert all(s > 0 for s in samples)
