@@ -10,6 +10,8 @@ per-model saturation analysis to the file written by ``--benchmark-json``, so th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dlplayground.bench_config import BenchConfig, BenchOptions
@@ -33,7 +35,21 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         config.stash[BENCH_CONFIG] = BenchConfig.from_options(BenchOptions(**values))
     except UserInputError as exc:
+        _discard_empty_benchmark_json(config)
         raise pytest.UsageError(str(exc)) from None
+
+
+def _discard_empty_benchmark_json(config: pytest.Config) -> None:
+    """pytest-benchmark opens ``--benchmark-json`` while parsing arguments; on a usage error remove that
+    still-empty file, so a rejected run leaves nothing behind."""
+    handle = config.getoption("benchmark_json", None)
+    name = getattr(handle, "name", None)
+    if handle is None or not isinstance(name, str):
+        return
+    handle.close()
+    path = Path(name)
+    if path.is_file() and path.stat().st_size == 0:
+        path.unlink()
 
 
 @pytest.fixture(scope="session")

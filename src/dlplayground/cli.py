@@ -75,21 +75,28 @@ def _bench(args: argparse.Namespace) -> int:
     out = args.out or Path("reports") / "batch_size" / f"{device_tag}-{stamp}.json"
     from dlplayground.atomic import ensure_writable_dir
 
-    ensure_writable_dir(out.parent, "results folder")
+    ensure_writable_dir(out.parent, "results folder").mkdir(exist_ok=True)
     if args.report is not None:
         ensure_writable_dir(args.report, "report folder")
+    # pytest-benchmark writes the JSON as it goes; write it beside the target and move it into place only
+    # when the run succeeded, so a failed or interrupted run never leaves a half-written results file.
+    partial = out.with_name(f".{out.name}.partial")
     pytest_args = [str(bench_dir), "--rootdir", str(bench_dir.parent), "-p", "no:cacheprovider",
-                   f"--benchmark-json={out}"]
+                   f"--benchmark-json={partial}"]
     for option, attr, _, default in BenchOptions.option_fields():
         value = values[attr]
         if isinstance(default, bool):
             pytest_args += [option] if value else []
         elif value != default:
             pytest_args += [f"{option}={value}"]
-    code = int(pytest.main(pytest_args + list(args.pytest_args)))
-    if code != 0:
-        print(f"error: the benchmark run failed (pytest exit code {code})", file=sys.stderr)
-        return code
+    try:
+        code = int(pytest.main(pytest_args + list(args.pytest_args)))
+        if code != 0:
+            print(f"error: the benchmark run failed (pytest exit code {code}); no results written", file=sys.stderr)
+            return code
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
     print(f"bench: results written to {out}")
     if args.report is not None:
         from dlplayground.report import build_report
