@@ -96,9 +96,14 @@ def test_atomic_directory_leaves_nothing_on_failure_and_replaces_on_success(tmp_
     with atomic_directory(final) as tmp:
         (tmp / "a.txt").write_text("first")
     assert (final / "a.txt").read_text() == "first"
-    with pytest.raises(RuntimeError), atomic_directory(final) as tmp:
-        (tmp / "a.txt").write_text("half")
-        raise RuntimeError("boom")
+
+    def fail_half_way() -> None:
+        with atomic_directory(final) as tmp:
+            (tmp / "a.txt").write_text("half")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_half_way()
     assert (final / "a.txt").read_text() == "first"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
     with atomic_directory(final) as tmp:

@@ -1,0 +1,434 @@
+"""Build the report document from the loaded runs: what each section says, shows and tabulates.
+
+Figures are drawn (batch-size study) or copied (experiments) into ``figures/`` under the output folder
+as the document is built, so every ``FigureBlock`` names a file that exists.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from dlplayground import __version__
+from dlplayground.report import plots
+from dlplayground.report.compare import IMPROVEMENT, REGRESSION, compare_envelopes
+from dlplayground.report.document import (
+    Callout,
+    Document,
+    FigureBlock,
+    KeyValues,
+    Paragraph,
+    Section,
+    TableBlock,
+    fmt_bytes,
+    fmt_cell,
+    fmt_num,
+)
+from dlplayground.report.loading import ReportInputs, Run, Series, slug
+from dlplayground.results import BATCH_SIZE_STUDY
+from dlplayground.results import Figure as ResultFigure
+
+STUDY_TITLES = {
+    BATCH_SIZE_STUDY: "Batch size vs. inference time",
+    "dropout_overfitting": "Does dropout reduce overfitting?",
+    "edge_operators": "Edge detection operators compared",
+    "eigenfaces": "Eigenfaces: face recognition with PCA",
+    "gods_longformer": "Longformer on long-document classification (GODS)",
+}
+EMBEDDABLE = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
+MEMORY_KINDS = {
+    "cuda_max_allocated": "CUDA allocator peak for this point",
+    "mps_driver_allocated": "MPS driver allocation after this point",
+    "process_max_rss": "process peak resident memory so far (monotonic over the run, not per point)",
+}
+
+
+def study_title(study: str) -> str:
+    """A readable section title for a study name; unknown studies get their name de-snaked."""
+    return STUDY_TITLES.get(study) or study.replace("_", " ").strip().capitalize() or "Unnamed study"
+
+
+def _ci_text(lo: int | None, hi: int | None, level: float | None) -> str:
+    if lo is None or hi is None:
+        return ""
+    return f" ({level:.0%} CI {lo}–{hi})" if level else f" (CI {lo}–{hi})"
+
+
+def _short_commit(run: Run) -> str:
+    git = run.envelope.environment.get("git") or {}
+    commit = git.get("id") if isinstance(git, dict) else None
+    if not commit:
+        return "—"
+    return str(commit)[:10] + (" (dirty)" if isinstance(git, dict) and git.get("dirty") else "")
+
+
+class DocumentBuilder:
+    """Turns ``ReportInputs`` into a ``Document``, writing figures under ``out_dir`` as it goes."""
+
+    def __init__(self, inputs: ReportInputs, out_dir: Path, title: str | None = None) -> None:
+        self.inputs = inputs
+        self.out_dir = out_dir
+        self.title = title
+        self.warnings: list[str] = []
+        self._anchors: set[str] = set()
+        self._files: set[str] = set()
+
+    # ------------------------------------------------------------------------------------ helpers
+    def anchor(self, text: str) -> str:
+        base = slug(text, 40) or "section"
+        name, n = base, 2
+        while name in self._anchors:
+            name, n = f"{base}-{n}", n + 1
+        self._anchors.add(name)
+        return name
+
+    def figure_base(self, folder: str, stem: str) -> Path:
+        """A fresh ``figures/<folder>/<stem>`` path (no suffix) under the output folder."""
+        base = f"figures/{slug(folder)}/{slug(stem)}"
+        name, n = base, 2
+        while name in self._files:
+            name, n = f"{base}-{n}", n + 1
+        self._files.add(name)
+        return self.out_dir / name
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.out_dir).as_posix()
+
+    @property
+    def several_batch_runs(self) -> bool:
+        return len(self.inputs.batch_runs) > 1
+
+    def shared_across_runs(self) -> bool:
+        """Whether some model/device/dtype was measured in more than one run (what a cross-run view lines up)."""
+        runs_per_key: dict[tuple[str, str, str], set[str]] = {}
+        for s in self.inputs.series:
+            runs_per_key.setdefault(s.key, set()).add(s.run.label)
+        return any(len(runs) > 1 for runs in runs_per_key.values())
+
+    def series_name(self, s: Series, *, run: bool | None = None) -> str:
+        name = f"{s.model} — {s.device}, {s.dtype}"
+        if run if run is not None else self.several_batch_runs:
+            name += f" [{s.run.label}]"
+        return name
+
+    # ------------------------------------------------------------------------------------- build
+    def build(self) -> Document:
+        sections = [self.runs_section()]
+        if self.inputs.series:
+            sections.append(self.batch_section())
+            if len(self.inputs.devices) > 1:
+                sections.append(self.cross_device_section())
+            if self.shared_across_runs():
+                sections.append(self.cross_run_section())
+        sections += [self.experiment_section(run) for run in self.inputs.experiment_runs]
+        for run in self.inputs.runs:
+            self.warnings += [f"{run.label}: {w}" for w in run.warnings]
+        studies = sorted({study_title(r.envelope.study) for r in self.inputs.runs})
+        n = len(self.inputs.runs)
+        subtitle = (f"{n} result file{'s' if n != 1 else ''}: {'; '.join(studies)}. Generated "
+                    f"{_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.")
+        if self.title:
+            title = self.title
+        elif len(studies) == 1:
+            title = f"DL-Playground: {studies[0]}"
+        else:
+            title = "DL-Playground report"
+        return Document(title=title, subtitle=subtitle, sections=sections, warnings=self.warnings,
+                        generator=f"dlplayground {__version__}")
+
+    # --------------------------------------------------------------------------------------- runs
+    def runs_section(self) -> Section:
+        rows = []
+        for run in self.inputs.runs:
+            env = run.envelope.environment
+            device = ", ".join(run.envelope.devices) if run.is_batch_size else str(env.get("device", "—"))
+            rows.append([run.label, study_title(run.envelope.study), device, str(env.get("device_name") or "—"),
+                         str(env.get("torch") or "—"), fmt_num(env.get("torch_threads")), _short_commit(run),
+                         str(env.get("created") or run.envelope.created or "—"), f"inputs/{run.label}.json"])
+        blocks: list = [TableBlock(
+            "Result files", ["run", "study", "device", "device name", "torch", "threads", "commit", "created",
+                             "copy of input"], rows,
+            note="Each run's exact configuration and environment are in its copy under inputs/.",
+        )]
+        for run in self.inputs.runs:
+            peaks = run.envelope.environment.get("peaks")
+            if isinstance(peaks, dict) and peaks:
+                blocks.append(KeyValues(
+                    [(k.replace("_", " "), fmt_num(v)) for k, v in peaks.items()],
+                    title=f"Measured peaks of {run.label} ({run.device_name or 'device'})",
+                ))
+        return Section("Runs", self.anchor("runs"), blocks)
+
+    # ---------------------------------------------------------------------------------- batch size
+    def batch_section(self) -> Section:
+        rows = []
+        for s in self.inputs.series:
+            sat = s.saturation
+            best = s.best_record
+            rows.append([
+                *([s.run.label] if self.several_batch_runs else []), s.model, s.device, s.dtype,
+                (f"{sat.saturation_batch}{_ci_text(sat.ci_low, sat.ci_high, None)}"
+                 if sat and sat.saturation_batch is not None else "—"),
+                str(best.batch_size), fmt_num(best.throughput_items_s),
+                str(sat.slo_batch) if sat and sat.slo_batch is not None else "—",
+                str(s.sweep.oom_batch_size) if s.sweep.oom_batch_size is not None else "—",
+                (sat.diagnosis if sat and sat.diagnosis else "—"),
+            ])
+        columns = [*(["run"] if self.several_batch_runs else []), "model", "device", "dtype",
+                   "saturation batch (CI)", "best batch", "best items/s", "best within p99 budget", "OOM at",
+                   "diagnosis"]
+        eps = next((s.saturation.eps for s in self.inputs.series if s.saturation and s.saturation.eps), 0.05)
+        intro = Paragraph(
+            "Throughput X(b) = b / t(b) from the median latency t(b) of each batch size b. The saturation batch "
+            f"is the smallest b whose throughput reaches {1 - eps:.0%} of the best measured; its interval comes "
+            "from bootstrapping the raw per-call samples. Beyond it a larger batch buys latency, not throughput."
+        )
+        summary = TableBlock("Summary", columns, rows, numeric={columns.index("best items/s")})
+        section = Section(study_title(BATCH_SIZE_STUDY), self.anchor("batch-size"), [intro, summary])
+        section.children = [self.series_section(s) for s in self.inputs.series]
+        return section
+
+    def series_section(self, s: Series) -> Section:
+        name = self.series_name(s)
+        blocks: list = []
+        sat = s.saturation
+        best = s.best_record
+        if sat is not None and sat.saturation_batch is not None:
+            rec = s.record_at(sat.saturation_batch)
+            share = f", {rec.throughput_items_s / best.throughput_items_s:.0%} of the best" if rec else ""
+            at = f": {fmt_num(rec.throughput_items_s)} items/s{share}" if rec else ""
+            blocks.append(Callout(
+                "Saturation",
+                f"Throughput saturates at batch {sat.saturation_batch}"
+                f"{_ci_text(sat.ci_low, sat.ci_high, sat.ci_level)}{at}. Best measured: "
+                f"{fmt_num(best.throughput_items_s)} items/s at batch {best.batch_size}.",
+                tone="good",
+            ))
+            if sat.at_sweep_edge:
+                blocks.append(Callout(
+                    "At the sweep's edge", "The saturation batch is the largest batch measured, so throughput may "
+                    "still grow beyond it; extend --batch-sizes to find the real plateau.", tone="warn"))
+        else:
+            blocks.append(Callout(
+                "Saturation", f"No saturation analysis in this file. Best measured: "
+                f"{fmt_num(best.throughput_items_s)} items/s at batch {best.batch_size}.", tone="info"))
+        facts = [("family", s.family + (f": {s.sweep.description}" if s.sweep.description else "")),
+                 ("device name", s.run.device_name or "—"),
+                 ("threads", fmt_num(s.records[0].threads)), ("timer", s.records[0].timer),
+                 ("warm-up calls", fmt_num(s.records[0].warmup_calls))]
+        if sat is not None:
+            if sat.latency_budget_ms is not None:
+                within = (f"batch {sat.slo_batch}" if sat.slo_batch is not None
+                          else "none: every measured batch is over budget")
+                facts.append(("latency budget (p99)", f"{sat.latency_budget_ms:g} ms → best-throughput "
+                                                      f"batch within it: {within}"))
+            if sat.latency_model is not None:
+                fit = sat.latency_model
+                r2 = f" (R² {fit.r2:.3f})" if fit.r2 is not None else ""
+                facts.append(("latency model", f"t(b) = {fmt_num(fit.a_ms)} ms + {fmt_num(fit.c_ms_per_item)} "
+                                               f"ms × b{r2}"))
+            if sat.diagnosis:
+                facts.append(("diagnosis", sat.diagnosis))
+            if sat.bootstrap_resamples:
+                facts.append(("bootstrap resamples", fmt_num(sat.bootstrap_resamples)))
+        if s.sweep.oom_batch_size is not None:
+            message = f" ({s.sweep.oom_message})" if s.sweep.oom_message else ""
+            facts.append(("out of memory", f"at batch {s.sweep.oom_batch_size}{message}; the sweep stopped there"))
+        skipped = [b for b in s.sweep.batch_sizes if b not in s.batch_sizes]
+        if skipped:
+            facts.append(("requested, not measured", ", ".join(str(b) for b in skipped)))
+        blocks.append(KeyValues(facts))
+
+        png, svg = plots.plot_series(s, self.figure_base(s.run.label, f"{s.model}-{s.device}-{s.dtype}"), name)
+        blocks.append(FigureBlock(
+            f"{s.model}: latency and throughput vs. batch size", self.rel(png),
+            "Left: latency per batch, p50 with p50–p90 and p90–p99 bands. Right: throughput at p50. "
+            "Green: saturation batch and its interval; red dashed: out of memory; orange: latency budget.",
+            svg_path=self.rel(svg),
+        ))
+        blocks.append(self.points_table(s))
+        return Section(name, self.anchor(name), blocks)
+
+    def points_table(self, s: Series) -> TableBlock:
+        sat = s.saturation
+        gains = {step.to_batch: step.gain for step in (sat.gain_per_doubling if sat else ())}
+        peaks = s.run.envelope.environment.get("peaks")
+        peak_gflop = peaks.get("matmul_gflop_s") if isinstance(peaks, dict) else None
+        has_flops = any(r.flops is not None for r in s.records)
+        columns = ["batch", "p50 ms", "p90 ms", "p99 ms", "items/s", "gain vs. previous", "peak memory", "samples"]
+        if has_flops:
+            columns += ["GFLOP/s"] + (["% of matmul peak"] if peak_gflop else [])
+        rows, highlight = [], set()
+        previous = None
+        for i, r in enumerate(s.records):
+            gain = gains.get(r.batch_size)
+            if gain is None and previous is not None:
+                gain = r.throughput_items_s / previous.throughput_items_s
+            marks = []
+            if sat is not None and r.batch_size == sat.saturation_batch:
+                marks.append("saturation")
+                highlight.add(i)
+            if r is s.best_record:
+                marks.append("best")
+            batch = f"{r.batch_size} ({', '.join(marks)})" if marks else str(r.batch_size)
+            row = [batch, fmt_num(r.p50_ms), fmt_num(r.p90_ms), fmt_num(r.p99_ms), fmt_num(r.throughput_items_s),
+                   f"×{gain:.2f}" if gain is not None else "—", fmt_bytes(r.peak_memory_bytes), str(len(r.times_s))]
+            if has_flops:
+                achieved = r.achieved_gflop_s
+                row.append(fmt_num(achieved))
+                if peak_gflop:
+                    row.append(f"{achieved / peak_gflop:.1%}" if achieved is not None else "—")
+            rows.append(row)
+            previous = r
+        kind = s.records[-1].memory_kind
+        note = f"Peak memory: {MEMORY_KINDS.get(kind, kind)}." if kind != "unavailable" else ""
+        return TableBlock(f"{s.model} points", columns, rows, note=note, highlight=highlight,
+                          numeric=set(range(1, len(columns))))
+
+    # ------------------------------------------------------------------------------- across views
+    def _across_table(self, group: Sequence[Series], labels: Sequence[str], versus: str) -> TableBlock:
+        first = group[0].best_record.throughput_items_s
+        rows = []
+        for s, label in zip(group, labels, strict=True):
+            sat = s.saturation
+            best = s.best_record
+            b1 = s.record_at(1)
+            rows.append([
+                label, s.run.device_name or "—",
+                (f"{sat.saturation_batch}{_ci_text(sat.ci_low, sat.ci_high, None)}"
+                 if sat and sat.saturation_batch is not None else "—"),
+                f"{fmt_num(best.throughput_items_s)} @ {best.batch_size}",
+                f"×{best.throughput_items_s / first:.2f}", fmt_num(b1.p50_ms) if b1 else "—",
+                str(s.sweep.oom_batch_size) if s.sweep.oom_batch_size is not None else "—",
+            ])
+        columns = ["series", "device name", "saturation batch (CI)", "best items/s @ batch", f"best vs. {versus}",
+                   "p50 ms at batch 1", "OOM at"]
+        return TableBlock("", columns, rows, numeric={3, 4, 5})
+
+    def cross_device_section(self) -> Section:
+        section = Section("Across devices", self.anchor("across-devices"), [Paragraph(
+            "The same model measured on different devices, on shared axes. The star marks each series' "
+            "saturation batch. Speed-ups compare the best measured throughput of each series."
+        )])
+        for model in self.inputs.models:
+            group = self.inputs.series_of(model)
+            if len({s.device for s in group}) < 2:
+                continue
+            group = sorted(group, key=lambda s: (s.device, s.dtype, s.run.label))
+            labels = [self.series_name(s).split(" — ", 1)[1] for s in group]
+            png, svg = plots.plot_across(group, labels, self.figure_base("across-devices", model),
+                                         f"{model}: across devices")
+            sub = Section(f"{model} across devices", self.anchor(f"{model}-devices"), [
+                FigureBlock(f"{model}: throughput and latency across devices", self.rel(png),
+                            "Each line is one device/dtype; ★ marks its saturation batch.", svg_path=self.rel(svg)),
+                self._across_table(group, labels, versus=labels[0]),
+            ])
+            section.children.append(sub)
+        if not section.children:
+            section.blocks.append(Paragraph("No model was measured on more than one device."))
+        return section
+
+    def cross_run_section(self) -> Section:
+        runs = self.inputs.batch_runs
+        section = Section("Across runs", self.anchor("across-runs"), [Paragraph(
+            f"Runs in input order; the first, {runs[0].label}, is the baseline. Changes per point are called "
+            "regressions or improvements only when the bootstrap intervals of the median latency do not "
+            "overlap and the change exceeds 5% (the same test as the compare command)."
+        )])
+        keys: dict[tuple[str, str, str], list[Series]] = {}
+        for s in self.inputs.series:
+            keys.setdefault(s.key, []).append(s)
+        for (model, device, dtype), group in keys.items():
+            if len(group) < 2:
+                continue
+            labels = [s.run.label for s in group]
+            png, svg = plots.plot_across(group, labels, self.figure_base("across-runs", f"{model}-{device}-{dtype}"),
+                                         f"{model} ({device}, {dtype}): across runs")
+            section.children.append(Section(f"{model} — {device}, {dtype} across runs",
+                                            self.anchor(f"{model}-{device}-{dtype}-runs"), [
+                FigureBlock(f"{model} ({device}, {dtype}) across runs", self.rel(png),
+                            "Each line is one run; ★ marks its saturation batch.", svg_path=self.rel(svg)),
+                self._across_table(group, labels, versus=labels[0]),
+            ]))
+        base = runs[0]
+        for run in runs[1:]:
+            base_keys = {(r.model, r.device, r.dtype, r.batch_size) for r in base.envelope.records}
+            if not any((r.model, r.device, r.dtype, r.batch_size) in base_keys for r in run.envelope.records):
+                continue
+            result = compare_envelopes(base.envelope, run.envelope, base_label=base.label, new_label=run.label)
+            tone = "bad" if result.has_regression else ("good" if result.improvements else "info")
+            blocks: list = [Callout(f"{run.label} vs. {base.label}", result.summary() + ".", tone=tone)]
+            blocks += [Callout("Note", n, tone="warn") for n in result.notes]
+            rows = [[p.model, p.device, p.dtype, str(p.batch_size), fmt_num(p.base_median_ms),
+                     fmt_num(p.new_median_ms), f"{p.latency_change:+.1%}", p.status, p.reason]
+                    for p in result.points]
+            flagged = {i for i, p in enumerate(result.points) if p.status in (REGRESSION, IMPROVEMENT)}
+            blocks.append(TableBlock(
+                f"Per-point comparison, {run.label} vs. {base.label}",
+                ["model", "device", "dtype", "batch", "base p50 ms", "new p50 ms", "latency", "call", "why"],
+                rows, highlight=flagged, numeric={3, 4, 5, 6}, collapsed=len(rows) > 12,
+            ))
+            section.children.append(Section(f"{run.label} vs. {base.label}",
+                                            self.anchor(f"{run.label}-vs-{base.label}"), blocks))
+        return section
+
+    # -------------------------------------------------------------------------------- experiments
+    def experiment_section(self, run: Run) -> Section:
+        env = run.envelope
+        title = study_title(env.study)
+        if sum(r.envelope.study == env.study for r in self.inputs.runs) > 1:
+            title += f" [{run.label}]"
+        section = Section(title, self.anchor(title))
+        result = env.result
+        if result is None:
+            section.blocks.append(Callout("No result", "This file has no 'result' section to show.", tone="warn"))
+            return section
+        if result.question:
+            section.blocks.append(Paragraph(result.question))
+        # Neutral tone: a verdict may well say the claim does not hold.
+        section.blocks.append(Callout("Verdict", result.verdict or "(no verdict given)", tone="info"))
+        fallback = "offline fallback" in (result.data_source or "").lower()
+        facts = [] if fallback else [("data", result.data_source or "—")]
+        if result.elapsed_s is not None:
+            facts.append(("run time", f"{fmt_num(result.elapsed_s)} s"))
+        facts.append(("device", f"{env.environment.get('device', '—')} ({run.device_name or '—'})"))
+        if "seed" in env.config:
+            facts.append(("seed", str(env.config["seed"])))
+        if env.config.get("quick"):
+            facts.append(("scale", "--quick smoke run: numbers are indicative only"))
+        section.blocks.append(KeyValues(facts))
+        if fallback:
+            section.blocks.append(Callout("Offline fallback data", result.data_source, tone="warn"))
+        if result.metrics:
+            section.blocks.append(KeyValues([(k, fmt_cell(v)) for k, v in result.metrics.items()],
+                                            title="Headline metrics"))
+        for table in result.tables:
+            numeric = {j for j in range(len(table.columns))
+                       if table.rows and all(isinstance(row[j], int | float) for row in table.rows)}
+            section.blocks.append(TableBlock(table.title, list(table.columns),
+                                             [[fmt_cell(c) for c in row] for row in table.rows],
+                                             note=table.note, numeric=numeric, collapsed=len(table.rows) > 30))
+        for fig in result.figures:
+            block = self.copy_figure(run, fig)
+            if block is not None:
+                section.blocks.append(block)
+        return section
+
+    def copy_figure(self, run: Run, fig: ResultFigure) -> FigureBlock | None:
+        """Copy an experiment's figure into the report; refuse paths that leave the run's folder."""
+        folder = run.path.parent.resolve()
+        source = (folder / fig.path).resolve()
+        if not source.is_relative_to(folder):
+            run.warnings.append(f"figure {fig.path!r} points outside the results folder; not copied")
+            return None
+        if not source.is_file():
+            run.warnings.append(f"figure {fig.path!r} is listed but missing; not shown")
+            return None
+        dest = self.figure_base(run.label, Path(fig.path).stem).with_suffix(source.suffix.lower())
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+        if source.suffix.lower() not in EMBEDDABLE:
+            run.warnings.append(f"figure {fig.path!r} is not an image format a browser shows; linked only")
+        return FigureBlock(fig.title, self.rel(dest), fig.caption)

@@ -1,0 +1,175 @@
+"""Fixtures for the report and compare tests: hand-made results files and a headless Chromium.
+
+``write_batch_result`` builds a batch-size envelope the way the benchmark suite writes it (records in
+``benchmarks[].extra_info``, per-model ``sweeps`` and ``saturation`` in the ``dlplayground`` section) from
+synthetic timings t(b) = a + c*b ms with seeded log-normal noise, so the tests know every expected value.
+Defaults a = 0.2 ms, c = 0.25 ms/item: throughput b / t(b) first reaches 95 % of the best measured (at 64)
+at batch 16, the saturation entry written by default (CI 8-32).
+
+``chromium`` finds Debian's ``chromium``; when it is absent and we run as root under CI (``CI`` set) or with
+``DLPLAYGROUND_INSTALL_BROWSER=1``, it installs it with apt-get, otherwise the browser tests are skipped
+with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dlplayground.results import (
+    BATCH_SIZE_STUDY,
+    Figure,
+    StudyResult,
+    Table,
+    TimingRecord,
+    make_envelope,
+    write_envelope,
+)
+
+ENVIRONMENT = {
+    "device": "cpu", "device_name": "Test CPU", "python": "3.11", "platform": "test", "torch": "2.0",
+    "cpu_model": "Test CPU", "torch_threads": 2, "git": {"id": "0123456789abcdef", "dirty": False},
+    "created": "2025-01-01T00:00:00+00:00",
+}
+
+
+def synthetic_record(model: str, device: str, dtype: str, batch: int, *, a_ms: float, c_ms: float,
+                     noise: float, samples: int, rng: np.random.Generator, family: str = "mlp",
+                     slowdown: float = 1.0) -> TimingRecord:
+    base_s = (a_ms + c_ms * batch) * slowdown / 1e3
+    times = base_s * np.exp(rng.normal(0.0, noise, size=samples))
+    return TimingRecord(model=model, family=family, device=device, dtype=dtype, batch_size=batch, threads=2,
+                        warmup_calls=3, times_s=tuple(times), peak_memory_bytes=100 * 2**20 + batch * 2**16,
+                        memory_kind="cuda_max_allocated" if device.startswith("cuda") else "process_max_rss")
+
+
+def write_batch_result(
+    path: Path,
+    *,
+    models: Sequence[str] = ("mlp",),
+    device: str = "cpu",
+    dtype: str = "float32",
+    batch_sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64),
+    a_ms: float = 0.2,
+    c_ms: float = 0.25,
+    noise: float = 0.02,
+    samples: int = 20,
+    seed: int = 0,
+    slowdown: float = 1.0,
+    oom_batch_size: int | None = None,
+    saturation: dict[str, Any] | None = None,
+    environment: dict[str, Any] | None = None,
+) -> Path:
+    """Write a batch-size envelope; ``saturation`` overrides the default per-model entry (None = default)."""
+    rng = np.random.default_rng(seed)
+    env = {**ENVIRONMENT, "device": device, **(environment or {})}
+    benchmarks, sweeps, sats = [], {}, {}
+    for model in models:
+        measured = [b for b in batch_sizes if oom_batch_size is None or b < oom_batch_size]
+        records = [synthetic_record(model, device, dtype, b, a_ms=a_ms, c_ms=c_ms, noise=noise, samples=samples,
+                                    rng=rng, slowdown=slowdown) for b in measured]
+        for r in records:
+            benchmarks.append({"name": f"test_inference[{model}-b{r.batch_size}]",
+                               "fullname": f"benchmarks/test_batch_size.py::test_inference[{model}-b{r.batch_size}]",
+                               "params": {"model_name": model, "batch_size": r.batch_size},
+                               "stats": {"median": r.quantile_s(0.5), "rounds": len(r.times_s)},
+                               "extra_info": r.to_dict()})
+        sweeps[model] = {"family": "mlp", "batch_sizes": list(batch_sizes), "measured": measured,
+                         "oom_batch_size": oom_batch_size,
+                         "oom_message": "CUDA out of memory" if oom_batch_size else None}
+        best = max(records, key=lambda r: r.throughput_items_s)
+        sats[model] = {
+            "saturation_batch": 16, "ci_low": 8, "ci_high": 32, "ci_level": 0.95, "eps": 0.05,
+            "best_batch": best.batch_size, "best_throughput_items_s": best.throughput_items_s,
+            "gain_per_doubling": [{"from_batch": x.batch_size, "to_batch": y.batch_size,
+                                   "gain": y.throughput_items_s / x.throughput_items_s}
+                                  for x, y in zip(records, records[1:], strict=False)],
+            "latency_budget_ms": 5.0, "slo_batch": 16,
+            "latency_model": {"a_ms": a_ms * slowdown, "c_ms_per_item": c_ms * slowdown, "r2": 0.99},
+            "bootstrap_resamples": 300, "device": device, "dtype": dtype, "diagnosis": "overhead-bound at small batch",
+            **(saturation or {}),
+        }
+    envelope = make_envelope(study=BATCH_SIZE_STUDY, environment=env, config={"device": device, "quick": True},
+                             benchmarks=benchmarks, sweeps=sweeps, saturation=sats)
+    return write_envelope(path, envelope)
+
+
+def write_experiment_result(folder: Path, *, study: str = "eigenfaces", verdict: str = "The claim holds.",
+                            data_source: str = "Olivetti faces", figure_names: Sequence[str] = ("curve.png",),
+                            extra_figures: Sequence[Figure] = (), question: str = "Does PCA find faces?",
+                            metrics: dict[str, Any] | None = None, tables: Sequence[Table] | None = None) -> Path:
+    """An experiment's output folder: PNG figures and ``result.json``; returns the JSON path."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for i, name in enumerate(figure_names):
+        Image.new("RGB", (64 + i, 48), (200, 30 * i % 255, 40)).save(folder / name)
+        figures.append(Figure(f"Figure {i}", name, f"caption {i}"))
+    result = StudyResult(
+        study=study, question=question, verdict=verdict, data_source=data_source,
+        metrics=metrics if metrics is not None else {"accuracy": 0.9375, "components": 40},
+        tables=list(tables) if tables is not None else [
+            Table("Accuracy by components", ["components", "accuracy"], [[10, 0.8125], [40, 0.9375]])],
+        figures=figures + list(extra_figures), elapsed_s=1.5,
+    )
+    envelope = make_envelope(study=study, environment=ENVIRONMENT, config={"seed": 0, "quick": True}, result=result)
+    return write_envelope(folder / "result.json", envelope)
+
+
+@pytest.fixture
+def batch_result(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: ``batch_result("name", **kwargs)`` writes ``tmp_path/name.json`` (see ``write_batch_result``)."""
+    def make(name: str = "run", **kwargs: Any) -> Path:
+        return write_batch_result(tmp_path / f"{name}.json", **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def experiment_result(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: ``experiment_result("folder", **kwargs)`` writes an experiment folder under tmp_path."""
+    def make(name: str = "exp", **kwargs: Any) -> Path:
+        return write_experiment_result(tmp_path / name, **kwargs)
+
+    return make
+
+
+# ---------------------------------------------------------------------------------------------- browser
+def _install_chromium() -> str | None:
+    """Try ``apt-get install chromium``; return why it was not attempted or failed, None on success."""
+    wants = os.environ.get("CI") or os.environ.get("DLPLAYGROUND_INSTALL_BROWSER") == "1"
+    if not wants:
+        return "chromium is not installed (set DLPLAYGROUND_INSTALL_BROWSER=1 to let the tests install it)"
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "chromium is not installed and installing it needs root (apt-get install chromium)"
+    if shutil.which("apt-get") is None:
+        return "chromium is not installed and there is no apt-get to install it with"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"installing chromium failed: {' '.join(cmd)}: {exc}"
+        if done.returncode != 0:
+            return f"installing chromium failed: {' '.join(cmd)} exited {done.returncode}: {done.stderr[-300:]}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of a headless-capable Chromium, installing Debian's package when allowed; skip otherwise."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        reason = _install_chromium()
+        found = shutil.which("chromium")
+        if found is None:
+            pytest.skip(reason or "chromium is still not on PATH after installing it")
+    return found

@@ -1,0 +1,320 @@
+"""The report generator on hand-made results files: content, figures, escaping, merging, bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from dlplayground.errors import UserInputError
+from dlplayground.report import build_report
+from dlplayground.report.build import MANIFEST
+from dlplayground.report.cli import add_compare_parser, add_report_parser
+from dlplayground.report.plots import PNG_DPI
+from dlplayground.report.render import md_inline
+from dlplayground.results import Figure, Table
+
+
+def manifest(out: Path) -> dict:
+    return json.loads((out / MANIFEST).read_text())
+
+
+def md_row(md: str, first_cell: str) -> str:
+    """The Markdown table row whose first cell is ``first_cell`` (bold or not)."""
+    for line in md.splitlines():
+        cells = [c.strip().strip("*") for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if cells and cells[0] == first_cell:
+            return line
+    raise AssertionError(f"no table row starting with {first_cell!r}")
+
+
+def cells(row: str) -> list[str]:
+    return [c.strip().strip("*") for c in re.split(r"(?<!\\)\|", row)[1:-1]]
+
+
+def cli(argv: list[str]) -> int:
+    """The subcommands as the main CLI wires them: UserInputError -> exit 2."""
+    parser = argparse.ArgumentParser(prog="dlplayground")
+    sub = parser.add_subparsers(required=True)
+    add_report_parser(sub)
+    add_compare_parser(sub)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UserInputError as exc:
+        print(f"error: {exc}")
+        return 2
+
+
+# ------------------------------------------------------------------------------------------ content
+def test_batch_report_shows_saturation_tables_and_valid_figures(batch_result, tmp_path):
+    src = batch_result("cpu-run", models=("mlp", "cnn"), seed=1)
+    out = tmp_path / "report"
+    index = build_report([src], out)
+
+    assert index == out / "index.html"
+    md = (out / "index.md").read_text()
+    html_text = index.read_text()
+    # Summary row per model: saturation batch 16 with its CI, best batch 64, SLO batch 16, the diagnosis.
+    row = cells(md_row(md, "mlp"))
+    assert row[3] == "16 (CI 8–32)"
+    assert row[4] == "64"
+    assert row[6] == "16"
+    assert row[8] == "overhead-bound at small batch"
+    assert "Throughput saturates at batch 16 (95% CI 8–32)" in md
+    assert "Throughput saturates at batch 16 (95% CI 8–32)" in html_text
+    # Per-point table: every batch size, the saturation row marked, 20 samples each.
+    for batch in (1, 2, 4, 8, 32):
+        assert cells(md_row(md, str(batch)))[7] == "20"
+    assert cells(md_row(md, "16 (saturation)"))[0] == "16 (saturation)"
+    assert cells(md_row(md, "64 (best)"))[0] == "64 (best)"
+    # p50 at batch 1 is a + c = 0.45 ms (noise 2 %).
+    assert float(cells(md_row(md, "1"))[1]) == pytest.approx(0.45, rel=0.03)
+
+    figures = manifest(out)["figures"]
+    assert figures == ["figures/cpu-run/mlp-cpu-float32.png", "figures/cpu-run/cnn-cpu-float32.png"]
+    for rel in figures:
+        with Image.open(out / rel) as img:
+            img.verify()
+        with Image.open(out / rel) as img:
+            assert img.format == "PNG"
+            assert img.size[0] == 11 * PNG_DPI
+            assert 4.5 * PNG_DPI < img.size[1] < 6 * PNG_DPI
+            assert len(img.convert("L").getcolors(maxcolors=4096) or range(4097)) > 20  # a drawing, not a blank canvas
+        svg = ET.parse(out / rel.replace(".png", ".svg")).getroot()
+        assert svg.tag.endswith("svg")
+        assert f"]({rel})" in md  # Markdown links the file beside it
+    # HTML embeds each figure as a data URI and loads nothing from elsewhere.
+    assert html_text.count('<img src="data:image/png;base64,') == 2
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html_text)
+    assert "<link" not in html_text
+    assert "Content-Security-Policy" in html_text
+    # A byte-identical copy of the input.
+    assert (out / "inputs" / "cpu-run.json").read_bytes() == src.read_bytes()
+
+
+def test_oom_boundary_budget_and_requested_points(batch_result, tmp_path):
+    src = batch_result("gpu", device="cuda", oom_batch_size=32)
+    out = tmp_path / "r"
+    build_report([src], out)
+    md = (out / "index.md").read_text()
+    assert "out of memory: at batch 32 (CUDA out of memory); the sweep stopped there" in md
+    assert "requested, not measured: 32, 64" in md
+    assert cells(md_row(md, "mlp"))[7] == "32"  # OOM column of the summary
+    assert "latency budget (p99): 5 ms → best-throughput batch within it: batch 16" in md
+    assert "CUDA allocator peak for this point" in md
+
+
+def test_missing_and_malformed_saturation_keys_are_tolerated(batch_result, tmp_path):
+    src = batch_result("partial", saturation={"ci_low": None, "ci_high": "wide", "gain_per_doubling": [7],
+                                              "latency_model": None, "slo_batch": None})
+    data = json.loads(src.read_text())
+    data["dlplayground"]["sweeps"]["ghost"] = {"oom_batch_size": 1}
+    src.write_text(json.dumps(data))
+    out = tmp_path / "r"
+    build_report([src], out)
+    md = (out / "index.md").read_text()
+    assert cells(md_row(md, "mlp"))[3] == "16"  # no interval to show
+    assert "saturation 'ci\\_high' = 'wide' is not a number; ignored" in md
+    assert "model 'ghost' has no measured points (out of memory at batch 1)" in md
+
+
+# ----------------------------------------------------------------------------------------- escaping
+def test_values_are_escaped_in_html_and_markdown(batch_result, tmp_path):
+    evil = "<script>alert(1)</script>|`x`$y"
+    src = batch_result("evil", models=(evil,), saturation={"diagnosis": "<b>bold</b> | *star*"})
+    out = tmp_path / "r"
+    build_report([src], out, title="<img src=x onerror=alert(2)>")
+    html_text = (out / "index.html").read_text()
+    body = html_text.split("<body>", 1)[1]
+    assert "<script>alert" not in html_text
+    assert "<b>bold" not in html_text
+    assert "<img src=x" not in html_text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;|`x`$y" in body
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html_text
+    assert body.count("<script") == 0  # the page's own script sits in <head>, under a CSP hash
+
+    svgs = sorted((out / "figures" / "evil").glob("*.svg"))
+    assert len(svgs) == 1
+    for svg in svgs:
+        assert "<script" not in svg.read_text()
+        ET.parse(svg)  # still well-formed XML with the name inside
+    md = (out / "index.md").read_text()
+    assert "<script>" not in md
+    assert "<b>" not in md
+    assert "<img" not in md.split("\n", 1)[0]
+    row = md_row(md, r"&lt;script&gt;alert(1)&lt;/script&gt;\|\`x\`$y")
+    header = md_row(md, "model")
+    assert len(cells(row)) == len(cells(header))  # the pipe in the name did not add a column
+    assert r"&lt;b&gt;bold&lt;/b&gt; \| \*star\*" in row
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a|b", r"a\|b"),
+        ("`code`", r"\`code\`"),
+        ("<script>", "&lt;script&gt;"),
+        ("# not a heading", r"\# not a heading"),
+        ("1. not a list", r"1\. not a list"),
+        ("0.376", "0.376"),
+        ("two\nlines", "two lines"),
+        ("[link](x)", r"\[link\](x)"),
+        ("snake_case & co", r"snake\_case &amp; co"),
+    ],
+)
+def test_md_inline_escapes(text, expected):
+    assert md_inline(text) == expected
+
+
+# ------------------------------------------------------------------------------------ merged views
+def test_cross_device_view(batch_result, tmp_path):
+    cpu = batch_result("cpu", device="cpu", seed=1)
+    gpu = batch_result("cuda", device="cuda", slowdown=0.25, seed=2, environment={"device_name": "Fake GPU"})
+    out = tmp_path / "r"
+    build_report([cpu, gpu], out)
+    md = (out / "index.md").read_text()
+    assert "## Across devices" in md
+    assert "## Across runs" not in md  # two runs, but they share no (model, device, dtype)
+    assert "figures/across-devices/mlp.png" in manifest(out)["figures"]
+    cpu_row, gpu_row = cells(md_row(md, r"cpu, float32 \[cpu\]")), cells(md_row(md, r"cuda, float32 \[cuda\]"))
+    assert cpu_row[1] == "Test CPU"
+    assert gpu_row[1] == "Fake GPU"
+    assert cpu_row[4] == "×1.00"
+    assert float(gpu_row[4].lstrip("×")) == pytest.approx(4.0, rel=0.03)  # 4x faster at every point
+
+
+def test_cross_run_view_calls_regressions(batch_result, tmp_path):
+    base = batch_result("base", seed=1)
+    slow = batch_result("slow", seed=2, slowdown=1.3)
+    same = batch_result("same", seed=3)
+    out = tmp_path / "r"
+    build_report([base, slow, same], out)
+    md = (out / "index.md").read_text()
+    assert "### mlp — cpu, float32 across runs" in md
+    assert "> **slow vs. base:** 7 regression(s), 0 improvement(s), 0 unchanged, 0 inconclusive" in md
+    assert "> **same vs. base:** 0 regression(s), 0 improvement(s), 7 unchanged, 0 inconclusive" in md
+    assert "figures/across-runs/mlp-cpu-float32.png" in manifest(out)["figures"]
+    html_text = (out / "index.html").read_text()
+    assert 'class="callout bad"><span class="title">slow vs. base:' in html_text
+
+
+# ------------------------------------------------------------------------------------- experiments
+def test_experiment_section_renders_the_study_result(experiment_result, tmp_path):
+    folder = experiment_result(
+        "eig", verdict="Holds: 40 components reach 93.75 % accuracy.",
+        data_source="digits (offline fallback; pass --olivetti PATH for the real data)",
+        tables=[Table("Accuracy by components", ["components", "accuracy"], [[10, 0.8125], [40, 0.9375]],
+                      note="5-fold CV")],
+        extra_figures=[Figure("escape", "../outside.png"), Figure("gone", "missing.png")],
+    ).parent
+    (folder.parent / "outside.png").write_bytes(b"secret")
+    out = tmp_path / "r"
+    build_report([folder], out)  # a folder input means its result.json
+    md = (out / "index.md").read_text()
+    html_text = (out / "index.html").read_text()
+    assert "# DL-Playground: Eigenfaces: face recognition with PCA" in md
+    assert "> **Verdict:** Holds: 40 components reach 93.75 % accuracy." in md
+    assert "Does PCA find faces?" in md
+    assert "> **Offline fallback data:** digits (offline fallback; pass --olivetti PATH for the real data)" in md
+    assert "- accuracy: 0.9375" in md
+    assert cells(md_row(md, "40")) == ["40", "0.9375"]
+    assert "_5-fold CV_" in md
+    assert "figure '../outside.png' points outside the results folder; not copied" in md
+    assert "figure 'missing.png' is listed but missing; not shown" in md
+    assert manifest(out)["figures"] == ["figures/eig/curve.png"]
+    with Image.open(out / "figures/eig/curve.png") as img:
+        assert img.size == (64, 48)
+    assert html_text.count("<img ") == 1
+    assert 'alt="Figure 0"' in html_text
+    assert '<div class="callout info"><span class="title">Verdict:</span>Holds: 40 components' in html_text
+
+
+def test_mixed_report_title_and_unknown_study(batch_result, experiment_result, tmp_path):
+    out = tmp_path / "r"
+    build_report([batch_result("b"), experiment_result("x", study="my_new_study")], out)
+    md = (out / "index.md").read_text()
+    assert md.startswith("# DL-Playground report\n")
+    assert "## My new study" in md
+    assert [i["label"] for i in manifest(out)["inputs"]] == ["b", "x"]
+
+
+# -------------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json {", "is not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"benchmarks": []}', "no 'dlplayground' section"),
+        ('{"dlplayground": {"study": "batch_size", "schema": 99}}', "schema version 99"),
+    ],
+)
+def test_bad_input_names_the_file_and_writes_nothing(tmp_path, capsys, content, message):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    out = tmp_path / "out"
+    assert cli(["report", str(bad), "-o", str(out)]) == 2
+    printed = capsys.readouterr().out
+    assert printed.startswith("error: ")
+    assert str(bad) in printed
+    assert message in printed
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.json"]  # no partial folder left behind
+
+
+def test_empty_input_list_and_missing_file(tmp_path, capsys):
+    assert cli(["report", "-o", str(tmp_path / "o")]) == 2
+    assert "no results files given" in capsys.readouterr().out
+    assert cli(["report", str(tmp_path / "nope.json"), "-o", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().out
+    assert not (tmp_path / "o").exists()
+
+
+def test_unwritable_or_foreign_output_folder(batch_result, tmp_path):
+    src = batch_result("b")
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with pytest.raises(UserInputError, match="cannot be created"):
+        build_report([src], blocker / "report")
+    with pytest.raises(UserInputError, match="exists and is not a folder"):
+        build_report([src], blocker)
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(UserInputError, match="is not a DL-Playground report; refusing"):
+        build_report([src], foreign)
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_failure_midway_keeps_the_previous_report(batch_result, tmp_path, monkeypatch):
+    src = batch_result("b")
+    out = tmp_path / "r"
+    build_report([src], out, title="first")
+    before = (out / "index.html").read_text()
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("dlplayground.report.build.render_html", boom)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        build_report([src], out, title="second")
+    assert (out / "index.html").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json", "r"]
+    monkeypatch.undo()
+    build_report([src], out, title="second")  # an earlier report is replaced whole
+    assert "<title>second</title>" in (out / "index.html").read_text()
+
+
+def test_main_cli_report(batch_result, tmp_path, capsys):
+    from dlplayground.cli import main
+
+    out = tmp_path / "r"
+    assert main(["report", str(batch_result("b")), "-o", str(out), "--title", "T"]) == 0
+    assert f"report: {out / 'index.html'}" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "none.json"), "-o", str(out)]) == 2
+    assert capsys.readouterr().err.startswith("error: results file")
