@@ -128,6 +128,7 @@ def _run(args: argparse.Namespace) -> int:
     spec = importlib.util.spec_from_file_location(f"experiments.{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
+    sys.modules[spec.name] = module  # dataclasses and pickling look their module up by name
     spec.loader.exec_module(module)
     return int(module.main(args.experiment_args))
 
