@@ -34,7 +34,7 @@ def ensure_writable_dir(path: Path, what: str = "output folder") -> Path:
 def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
     path = Path(path)
-    ensure_writable_dir(path.parent, "folder")
+    ensure_writable_dir(path.parent, "folder").mkdir(exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding=encoding) as handle:

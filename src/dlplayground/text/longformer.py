@@ -1,0 +1,238 @@
+"""Longformer tokenizer and model: built from scratch offline, or loaded from a checkpoint the user names.
+
+Default (no ``--model``): a byte-level BPE tokenizer is trained on the training texts with the
+``tokenizers`` library and wrapped as a ``PreTrainedTokenizerFast``; the model is a small
+``LongformerForSequenceClassification`` initialised from a ``LongformerConfig``. Nothing is downloaded.
+The special tokens take the ids RoBERTa and Longformer expect (``<s>`` 0, ``<pad>`` 1, ``</s>`` 2), so
+position ids (which count from ``pad_token_id + 1``) come out as in the pretrained models.
+
+``--model PATH_OR_NAME``: a local checkpoint folder (``config.json`` + weights + tokenizer files), or a
+hub id that is only fetched when ``--allow-download`` is given; without it the hub id must already be in
+the local Hugging Face cache (``local_files_only=True``), so no run reaches the network by accident.
+
+Every batch is padded to a multiple of the attention window (Longformer's sliding-window kernels need
+it; padding here rather than inside the model keeps the shapes visible and the model's own padding a
+no-op) and gets global attention on the first token, the ``<s>`` whose final state the classifier reads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import (
+    AutoConfig,
+    AutoTokenizer,
+    LongformerConfig,
+    LongformerForSequenceClassification,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+)
+
+from dlplayground.errors import UserInputError
+
+SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
+"""In id order: matches ``LongformerConfig``'s defaults bos=0, pad=1, eos=2."""
+
+
+@dataclass(frozen=True)
+class ScratchSpec:
+    """The from-scratch model: small enough to train on two CPU cores in minutes."""
+
+    hidden_size: int = 128  # width of every token state
+    num_layers: int = 2  # transformer blocks
+    num_heads: int = 4  # attention heads per block (hidden_size must divide by it)
+    intermediate_size: int = 256  # feed-forward width
+    attention_window: int = 32  # full sliding window (w/2 tokens each side); must be even
+    vocab_size: int = 4000  # BPE target size (a small corpus may stop earlier)
+    dropout: float = 0.1  # hidden and attention dropout
+
+    def __post_init__(self) -> None:
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
+        if self.attention_window < 2 or self.attention_window % 2:
+            raise ValueError(f"attention_window must be a positive even number, got {self.attention_window}")
+
+
+QUICK_SPEC = ScratchSpec(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
+                         attention_window=16, vocab_size=400)
+
+
+# ---------------------------------------------------------------------------------------------- tokenizer
+def train_tokenizer(texts: Sequence[str], vocab_size: int) -> Tokenizer:
+    """A byte-level BPE tokenizer trained on ``texts`` (lower-cased; ``<s> text </s>`` per sequence)."""
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tokenizer.train_from_iterator(list(texts), trainer)
+    bos, eos = SPECIAL_TOKENS[0], SPECIAL_TOKENS[2]
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}", special_tokens=[(bos, tokenizer.token_to_id(bos)), (eos, tokenizer.token_to_id(eos))]
+    )
+    return tokenizer
+
+
+def wrap_tokenizer(tokenizer: Tokenizer, max_length: int) -> PreTrainedTokenizerFast:
+    """The ``transformers`` face of a ``tokenizers`` tokenizer (padding, truncation, save_pretrained)."""
+    bos, pad, eos, unk, mask = SPECIAL_TOKENS
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token=bos, pad_token=pad, eos_token=eos, unk_token=unk,
+        mask_token=mask, cls_token=bos, sep_token=eos, model_max_length=max_length,
+    )
+
+
+def encode(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length: int) -> list[list[int]]:
+    """Token ids per text, with special tokens, truncated to ``max_length``; unpadded (batches pad)."""
+    return tokenizer(list(texts), truncation=True, max_length=max_length, add_special_tokens=True)["input_ids"]
+
+
+def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, window: int) -> dict[str, torch.Tensor]:
+    """Pad to the longest sequence rounded up to a multiple of ``window``; global attention on token 0."""
+    longest = max(len(s) for s in seqs)
+    length = math.ceil(longest / window) * window
+    input_ids = torch.full((len(seqs), length), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(seqs), length), dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        input_ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+        attention_mask[row, : len(seq)] = 1
+    global_attention_mask = torch.zeros_like(attention_mask)
+    global_attention_mask[:, 0] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "global_attention_mask": global_attention_mask}
+
+
+# ------------------------------------------------------------------------------------------------- models
+def attention_window_of(model: LongformerForSequenceClassification) -> int:
+    """The padding multiple: the largest per-layer window (Longformer pads to it internally too)."""
+    window = model.config.attention_window
+    return int(max(window) if isinstance(window, list | tuple) else window)
+
+
+def _label_maps(label_names: Sequence[str]) -> tuple[dict[int, str], dict[str, int]]:
+    return dict(enumerate(label_names)), {name: i for i, name in enumerate(label_names)}
+
+
+def build_scratch_model(
+    spec: ScratchSpec, tokenizer: PreTrainedTokenizerBase, label_names: Sequence[str], max_length: int
+) -> LongformerForSequenceClassification:
+    """A freshly initialised Longformer classifier sized by ``spec`` (seed torch before calling)."""
+    id2label, label2id = _label_maps(label_names)
+    config = LongformerConfig(
+        vocab_size=len(tokenizer), hidden_size=spec.hidden_size, num_hidden_layers=spec.num_layers,
+        num_attention_heads=spec.num_heads, intermediate_size=spec.intermediate_size,
+        attention_window=spec.attention_window,
+        # RoBERTa-style positions start at pad_token_id + 1.
+        max_position_embeddings=max_length + tokenizer.pad_token_id + 1,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, sep_token_id=tokenizer.eos_token_id,
+        hidden_dropout_prob=spec.dropout, attention_probs_dropout_prob=spec.dropout,
+        num_labels=len(label_names), id2label=id2label, label2id=label2id,
+    )
+    return LongformerForSequenceClassification(config)
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    """A checked ``--model`` value: a local folder, or a hub id (fetched only if ``allow_download``)."""
+
+    name: str
+    local: bool
+    allow_download: bool
+
+
+def _looks_like_path(name: str) -> bool:
+    # Hub ids are "name" or "org/name"; anything else with separators or a leading ./~ is a path.
+    return name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1 or name.endswith("/")
+
+
+def resolve_checkpoint(name: str, allow_download: bool) -> CheckpointRef:
+    """Check ``--model`` before any work: an existing Longformer checkpoint folder, or a hub id.
+
+    Without ``--allow-download`` a hub id must be in the local cache; its config is read from there (never
+    from the network) so a wrong name or a non-Longformer model is refused before training starts.
+    """
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise UserInputError(f"--model {name!r} is a file; expected a checkpoint folder or a hub model id")
+        if not (path / "config.json").is_file():
+            raise UserInputError(
+                f"--model {name!r} is not a checkpoint folder (no config.json); expected what save_pretrained writes"
+            )
+        ref = CheckpointRef(name=str(path), local=True, allow_download=False)
+    elif _looks_like_path(name) or not name.strip():
+        raise UserInputError(f"--model checkpoint folder {name!r} does not exist")
+    else:
+        ref = CheckpointRef(name=name, local=False, allow_download=allow_download)
+    if ref.allow_download:
+        return ref  # checked when loaded (which may download)
+    try:
+        config = AutoConfig.from_pretrained(ref.name, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        if ref.local:
+            raise UserInputError(f"--model {name!r}: config.json cannot be read ({_first_line(exc)})") from None
+        raise UserInputError(
+            f"--model {name!r} is neither a local checkpoint folder nor in the local Hugging Face cache; "
+            "pass --allow-download to fetch it from the hub"
+        ) from None
+    _check_longformer(config, name)
+    return ref
+
+
+def _check_longformer(config: object, name: str) -> None:
+    model_type = getattr(config, "model_type", None)
+    if model_type != "longformer":
+        raise UserInputError(f"--model {name!r} is a {model_type!r} checkpoint; this study needs a Longformer")
+
+
+def _load_error(ref: CheckpointRef, exc: BaseException) -> UserInputError:
+    where = "folder" if ref.local else "hub model"
+    return UserInputError(f"--model {where} {ref.name!r} could not be loaded ({_first_line(exc)})")
+
+
+def load_checkpoint_tokenizer(ref: CheckpointRef) -> tuple[PreTrainedTokenizerBase, int]:
+    """The checkpoint's tokenizer and the longest input its position table allows."""
+    options = {"local_files_only": not ref.allow_download}
+    try:
+        config = AutoConfig.from_pretrained(ref.name, **options)
+        tokenizer = AutoTokenizer.from_pretrained(ref.name, **options)
+    except (OSError, ValueError) as exc:
+        raise _load_error(ref, exc) from None
+    _check_longformer(config, ref.name)
+    if tokenizer.pad_token_id is None:
+        raise UserInputError(f"--model {ref.name!r}: its tokenizer has no padding token")
+    # RoBERTa-style position ids run from pad_token_id + 1 to max_position_embeddings - 1.
+    return tokenizer, int(config.max_position_embeddings) - int(config.pad_token_id) - 1
+
+
+def load_checkpoint_model(
+    ref: CheckpointRef, label_names: Sequence[str], dropout: float | None = None
+) -> LongformerForSequenceClassification:
+    """The checkpoint's encoder with a fresh classification head for ``label_names``."""
+    options = {"local_files_only": not ref.allow_download}
+    try:
+        config = AutoConfig.from_pretrained(ref.name, **options)
+        _check_longformer(config, ref.name)
+        id2label, label2id = _label_maps(label_names)
+        config.num_labels, config.id2label, config.label2id = len(label_names), id2label, label2id
+        if dropout is not None:
+            config.hidden_dropout_prob = config.attention_probs_dropout_prob = dropout
+        # ignore_mismatched_sizes: a checkpoint fine-tuned for another label count gets a new head.
+        return LongformerForSequenceClassification.from_pretrained(
+            ref.name, config=config, ignore_mismatched_sizes=True, **options
+        )
+    except (OSError, ValueError) as exc:
+        raise _load_error(ref, exc) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
