@@ -4,7 +4,9 @@ Run ``pytest benchmarks --benchmark-json out.json`` (options: ``pytest benchmark
 "DL-Playground batch-size study"). Each test times one point with the harness's synchronized timer
 (``dlplayground.timing``), stores the record in ``extra_info`` and hands the same raw samples to
 pytest-benchmark, so its table, ``--benchmark-compare`` and ``pytest-benchmark compare`` all see the numbers
-the report sees. Points past a model's out-of-memory boundary are skipped, not failed.
+the report sees. Points past a model's out-of-memory boundary are skipped, not failed. Each record also
+carries the point's FLOPs and estimated bytes moved, and ``extra_info`` the achieved GFLOP/s and % of the
+device's measured peaks (``dlplayground.roofline``); ``--trace-dir DIR`` adds a profiler trace per point.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def test_inference(benchmark, sweep, model_name: str, batch_size: int) -> None:
         pytest.skip(str(reason))
     hand_to_pytest_benchmark(benchmark, record)
     benchmark.extra_info.update(record.to_dict())
+    benchmark.extra_info.update(sweep.point_extras(record))  # achieved GFLOP/s, % of peak (derived)
     # Invariants of a valid measurement (not wall-clock thresholds).
     assert record.batch_size == batch_size
     assert len(record.times_s) >= config.timer.min_rounds

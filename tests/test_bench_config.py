@@ -86,3 +86,12 @@ def test_user_model_by_import_path(tmp_path, monkeypatch):
     assert config.models[0].name == "my_models:tiny"
     assert config.models[0].family == "user"
     assert config.batch_sizes["my_models:tiny"] == (1, 2)
+
+
+def test_unusable_trace_dir_is_refused_up_front(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(UserInputError, match="--trace-dir .* exists and is not a folder"):
+        BenchConfig.from_options(BenchOptions(trace=str(blocker)))
+    config = BenchConfig.from_options(BenchOptions(trace=str(tmp_path / "traces")))
+    assert config.trace_dir == str(tmp_path / "traces")

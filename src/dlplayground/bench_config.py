@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from dlplayground.atomic import ensure_writable_dir
 from dlplayground.devices import parse_device, parse_dtype
 from dlplayground.errors import UserInputError
 from dlplayground.models import BUILTIN_MODELS, ModelSpec, resolve_model
@@ -134,6 +136,8 @@ class BenchConfig:
         except ValueError:
             raise UserInputError(f"--saturation-eps {opts.saturation_eps!r} is not a number") from None
         saturation = SaturationConfig(eps=eps, latency_budget_ms=budget, resamples=300 if opts.quick else 1000)
+        if opts.trace:  # checked now, not at the first point's trace after minutes of timing
+            ensure_writable_dir(Path(opts.trace), "--trace-dir")
         return cls(device=device, dtype=dtype, models=models, batch_sizes=batch_sizes, threads=threads,
                    quick=opts.quick, timer=timer, saturation=saturation, trace_dir=opts.trace or None)
 

@@ -4,11 +4,18 @@ The pytest suite (``benchmarks/test_batch_size.py``) drives a ``Sweep`` point by
 pytest-benchmark test; the sweep keeps the records and produces the ``dlplayground`` section of the JSON.
 Points run model by model in ascending batch order: the first out-of-memory error ends that model's sweep
 and the larger batches are skipped, not failed.
+
+After a point is timed -- never inside the timed region -- one more forward pass counts its FLOPs and
+estimates its bytes moved (``dlplayground.flops``), and with ``trace_dir`` set a profiler trace is recorded
+(``dlplayground.profiling``). The device's matmul and bandwidth ceilings are measured once per run, before
+the first point (``dlplayground.peaks``), and go into the environment section; each model's saturation
+analysis gets a one-line diagnosis of what bounds it there (``dlplayground.roofline``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -16,8 +23,13 @@ from torch import nn
 
 from dlplayground.bench_config import BenchConfig
 from dlplayground.devices import empty_cache, environment_fingerprint, is_out_of_memory
+from dlplayground.experiment import progress
+from dlplayground.flops import count_forward
 from dlplayground.models import InputFactory, ModelSpec, build
+from dlplayground.peaks import FULL_PEAKS, QUICK_PEAKS, Peaks, measure_peaks
+from dlplayground.profiling import trace_point
 from dlplayground.results import BATCH_SIZE_STUDY, SCHEMA_VERSION, TimingRecord
+from dlplayground.roofline import Roofs, diagnose_record, place
 from dlplayground.saturation import Saturation, analyse
 from dlplayground.seeding import seed_everything
 from dlplayground.timing import PointSpec, measure_inference
@@ -32,11 +44,15 @@ class ModelSweep:
     records: list[TimingRecord] = field(default_factory=list)
     oom_batch_size: int | None = None
     oom_message: str | None = None
+    flop_count_error: str | None = None
+    """Why FLOPs/bytes could not be counted for this model (its points then carry None), if they could not."""
+    traces: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"family": self.spec.family, "description": self.spec.description,
                 "batch_sizes": list(self.batch_sizes), "measured": [r.batch_size for r in self.records],
-                "oom_batch_size": self.oom_batch_size, "oom_message": self.oom_message}
+                "oom_batch_size": self.oom_batch_size, "oom_message": self.oom_message,
+                "flop_count_error": self.flop_count_error, "traces": list(self.traces)}
 
 
 class PointSkipped(Exception):
@@ -57,6 +73,7 @@ class Sweep:
         self.config = config
         self.models = {spec.name: ModelSweep(spec, config.batch_sizes[spec.name]) for spec in config.models}
         self._current: tuple[str, nn.Module, InputFactory] | None = None
+        self._peaks: Peaks | None = None
 
     def points(self) -> list[tuple[str, int]]:
         """Every (model, batch size) in execution order: model by model, batches ascending."""
@@ -77,12 +94,18 @@ class Sweep:
         sweep = self.models[name]
         if sweep.oom_batch_size is not None:
             raise PointSkipped(f"{name}: beyond the OOM boundary (batch {sweep.oom_batch_size} ran out of memory)")
+        self.peaks()  # once per run, before the first point, so every point can be placed on the roofline
         model, make_input = self._model(name)
         spec = PointSpec(model=name, family=sweep.spec.family, batch_size=batch_size,
                          device=self.config.device, dtype=self.config.dtype)
         try:
             inputs = prepare_inputs(make_input(batch_size), self.config.device, self.config.dtype)
             record = measure_inference(model, inputs, spec, self.config.timer)
+            record = self._with_cost(sweep, model, inputs, record)
+            if self.config.trace_dir:
+                path = trace_point(model, inputs, Path(self.config.trace_dir), model_name=name,
+                                   batch_size=batch_size, device=self.config.device)
+                sweep.traces.append(str(path))
         except (RuntimeError, MemoryError) as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -92,15 +115,68 @@ class Sweep:
         sweep.records.append(record)
         return record
 
+    @staticmethod
+    def _with_cost(sweep: ModelSweep, model: nn.Module, inputs, record: TimingRecord) -> TimingRecord:
+        """The record with the FLOPs and estimated bytes of one (untimed) forward pass filled in.
+
+        Counting failures other than out-of-memory (a user model with an operator the counter cannot follow)
+        leave the figures None and are noted in the sweep, rather than losing the timed point.
+        """
+        if sweep.flop_count_error is not None:
+            return record
+        try:
+            cost = count_forward(model, inputs)
+        except Exception as exc:  # the counter runs arbitrary user code; keep the timing, say why
+            if is_out_of_memory(exc):
+                raise
+            sweep.flop_count_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+            return record
+        return replace(record, flops=cost.flops, bytes_moved=cost.bytes_moved)
+
+    def peaks(self) -> Peaks:
+        """The device's measured ceilings at the benchmark dtype, measured on first use (once per run)."""
+        if self._peaks is None:
+            progress(f"measuring {self.config.device} peaks (matmul GFLOP/s, copy GB/s) at "
+                     f"{str(self.config.dtype).removeprefix('torch.')}")
+            self._peaks = measure_peaks(self.config.device, self.config.dtype,
+                                        QUICK_PEAKS if self.config.quick else FULL_PEAKS,
+                                        threads=self.config.threads)
+        return self._peaks
+
+    def roofs(self) -> Roofs:
+        peaks = self.peaks()
+        return Roofs(peaks.matmul_gflop_s, peaks.bandwidth_gb_s)
+
+    def point_extras(self, record: TimingRecord) -> dict[str, Any]:
+        """Derived roofline figures of one point for ``extra_info`` (readers recompute them; for humans)."""
+        point = place(record, self.roofs())
+        if point is None:
+            return {"achieved_gflop_s": record.achieved_gflop_s}
+        return {"achieved_gflop_s": point.achieved_gflop_s, "achieved_gb_s": point.achieved_gb_s,
+                "arithmetic_intensity": point.intensity_flop_per_byte, "pct_of_matmul_peak": point.pct_of_matmul_peak,
+                "pct_of_bandwidth": point.pct_of_bandwidth, "pct_of_roof": point.pct_of_roof}
+
     def saturation(self) -> dict[str, Saturation]:
-        """Saturation analysis per model that has at least one measured point."""
-        return {name: analyse(s.records, self.config.saturation) for name, s in self.models.items() if s.records}
+        """Saturation analysis per model that has at least one measured point, with its roofline diagnosis."""
+        out = {}
+        for name, s in self.models.items():
+            if not s.records:
+                continue
+            sat = analyse(s.records, self.config.saturation)
+            at_sat = next((r for r in s.records if r.batch_size == sat.saturation_batch), None)
+            fit = sat.latency_model
+            diagnosis = diagnose_record(at_sat, batch_size=sat.saturation_batch, roofs=self.roofs(),
+                                        fixed_ms=fit.a_ms if fit else None,
+                                        per_item_ms=fit.c_ms_per_item if fit else None)
+            out[name] = replace(sat, diagnosis=diagnosis.text)
+        return out
 
     def envelope_section(self) -> dict[str, Any]:
         """The ``dlplayground`` key of the benchmark JSON."""
         return {
             "schema": SCHEMA_VERSION, "study": BATCH_SIZE_STUDY,
-            "environment": environment_fingerprint(self.config.device).to_dict(),
+            "environment": {**environment_fingerprint(self.config.device).to_dict(),
+                            "peaks": self.peaks().to_dict()},
             "config": self.config.to_dict(),
             "sweeps": {name: s.to_dict() for name, s in self.models.items()},
             "saturation": {name: sat.to_dict() for name, sat in self.saturation().items()},

@@ -1,7 +1,10 @@
-"""A plain-text summary of a sweep's saturation analysis, for the terminal at the end of a run."""
+"""A plain-text summary of a sweep's saturation analysis, for the terminal at the end of a run: the measured
+peaks, then one line per model ending in what bounds it at its saturation batch (% of the relevant peak)."""
 
 from __future__ import annotations
 
+from dlplayground.peaks import Peaks
+from dlplayground.roofline import rule_text
 from dlplayground.saturation import Saturation
 
 
@@ -26,7 +29,18 @@ def describe(name: str, sat: Saturation, oom_batch: int | None) -> str:
     return "; ".join(parts)
 
 
+def peaks_line(peaks: Peaks) -> str:
+    """The measured ceilings the diagnoses refer to."""
+    return (f"measured peaks on {peaks.device} ({peaks.dtype}, {peaks.threads} threads): matmul "
+            f"{peaks.matmul_gflop_s:,.1f} GFLOP/s (n={peaks.matmul_n}), copy {peaks.bandwidth_gb_s:,.1f} GB/s, "
+            f"ridge {peaks.ridge_flop_per_byte:.3g} FLOP/B")
+
+
 def summary_lines(sweep) -> list[str]:
-    """Summary lines for every model of a ``Sweep`` that produced records."""
+    """Summary lines for every model of a ``Sweep`` that produced records, after the measured peaks."""
     saturation = sweep.saturation()
-    return [describe(name, sat, sweep.models[name].oom_batch_size) for name, sat in saturation.items()]
+    lines = [peaks_line(sweep.peaks())] if saturation else []
+    lines += [describe(name, sat, sweep.models[name].oom_batch_size) for name, sat in saturation.items()]
+    if saturation:
+        lines.append(rule_text())
+    return lines

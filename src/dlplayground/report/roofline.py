@@ -1,0 +1,181 @@
+"""The roofline figure and the per-model diagnosis table of a batch-size run.
+
+Arithmetic intensity (FLOPs per estimated byte moved, log x) against achieved GFLOP/s (log y), one line per
+model through its batch sizes, under the device's two measured ceilings: the copy bandwidth (a slope of
+``W`` GB/s) and the matmul peak (flat at ``P`` GFLOP/s), meeting at the ridge ``P / W``. A bigger batch
+usually moves a point up and to the right (weights are reused over more items); a point far below both
+roofs spends its time elsewhere (overhead). Figures and rows are derived from the records' FLOPs, bytes and
+raw samples plus ``environment["peaks"]``, with the rule in ``dlplayground.roofline``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.figure import Figure
+
+from dlplayground.results import TimingRecord
+from dlplayground.roofline import Roofs, diagnose_record, place, rule_text
+
+PNG_DPI = 110
+DIAGNOSIS_COLUMNS = ["model", "saturation batch", "FLOPs / item", "intensity (FLOP/B)", "GFLOP/s",
+                     "% of matmul peak", "GB/s", "% of bandwidth", "bound", "diagnosis"]
+POINT_COLUMNS = ["model", "batch", "FLOPs", "bytes moved (est.)", "intensity (FLOP/B)", "GFLOP/s",
+                 "% of matmul peak", "% of roof"]
+CAPTION = ("Each line is one model, its points the batch sizes (★ the saturation batch). The ceilings are "
+           "measured on this device: the copy bandwidth (slope) and the square-matmul peak (flat). "
+           "Bytes moved is a layer-level estimate, so the x positions are indicative. " + rule_text())
+
+
+def _plain(text: str) -> str:
+    return str(text).replace("$", r"\$")
+
+
+def _saturation_batch(value: Any) -> int | None:
+    """The saturation batch from a ``Saturation``, its dict form, or a bare int."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    batch = value.get("saturation_batch") if isinstance(value, Mapping) else getattr(value, "saturation_batch", None)
+    return int(batch) if batch is not None else None
+
+
+def _fit(value: Any) -> tuple[float | None, float | None]:
+    """The fitted latency model's ``(a_ms, c_ms_per_item)`` from a ``Saturation`` or its dict form."""
+    model = value.get("latency_model") if isinstance(value, Mapping) else getattr(value, "latency_model", None)
+    if model is None:
+        return None, None
+
+    def get(key: str) -> float | None:
+        v = model.get(key) if isinstance(model, Mapping) else getattr(model, key, None)
+        return float(v) if v is not None else None
+
+    return get("a_ms"), get("c_ms_per_item")
+
+
+def _by_model(records: Sequence[TimingRecord]) -> dict[str, list[TimingRecord]]:
+    out: dict[str, list[TimingRecord]] = {}
+    for rec in records:
+        out.setdefault(rec.model, []).append(rec)
+    return {m: sorted(rs, key=lambda r: r.batch_size) for m, rs in out.items()}
+
+
+def plot_roofline(
+    records: list[TimingRecord],
+    peaks: Mapping[str, Any],
+    path: Path,
+    title: str,
+    *,
+    saturation: Mapping[str, Any] | None = None,
+) -> Path:
+    """Draw the roofline of ``records`` under ``peaks`` (``environment["peaks"]``) as a PNG at ``path``.
+
+    ``saturation`` maps a model to its saturation analysis (``Saturation``, its dict, or the batch) to star
+    that point. Records without FLOPs or bytes are left out; raises ``ValueError`` when ``peaks`` holds no
+    valid ceilings or no record can be placed.
+    """
+    roofs = Roofs.from_peaks(peaks)
+    if roofs is None:
+        raise ValueError("roofline: the run has no measured peaks (environment['peaks'])")
+    placed = {m: [p for p in (place(r, roofs) for r in rs) if p is not None] for m, rs in _by_model(records).items()}
+    placed = {m: ps for m, ps in placed.items() if ps}
+    if not placed:
+        raise ValueError("roofline: no record has a FLOP count and a bytes estimate")
+    xs = [p.intensity_flop_per_byte for ps in placed.values() for p in ps]
+    ys = [p.achieved_gflop_s for ps in placed.values() for p in ps]
+    x_lo = min(min(xs), roofs.ridge_flop_per_byte) / 3
+    x_hi = max(max(xs), roofs.ridge_flop_per_byte) * 3
+    grid = np.geomspace(x_lo, x_hi, 200)
+    roof = np.minimum(roofs.peak_gflop_s, grid * roofs.peak_gb_s)
+    dtype = peaks.get("dtype", "")
+
+    with mpl.rc_context({"axes.grid": True, "grid.alpha": 0.3, "font.size": 9}):
+        fig = Figure(figsize=(8.5, 6.2))
+        ax = fig.add_subplot(1, 1, 1)
+        ax.plot(grid, roof, color="black", linewidth=2, label="roof = min(peak, intensity x bandwidth)")
+        ax.axvline(roofs.ridge_flop_per_byte, color="0.5", linestyle=":", linewidth=1)
+        ax.annotate(f"matmul peak {roofs.peak_gflop_s:.3g} GFLOP/s ({dtype})",
+                    (roofs.ridge_flop_per_byte, roofs.peak_gflop_s), xytext=(-6, 5), textcoords="offset points",
+                    ha="right", fontsize=8)
+        ax.annotate(f"copy {roofs.peak_gb_s:.3g} GB/s", (x_lo, x_lo * roofs.peak_gb_s),
+                    xytext=(4, 6), textcoords="offset points", ha="left", fontsize=8, rotation=0)
+        ax.annotate(f"ridge {roofs.ridge_flop_per_byte:.3g} FLOP/B", (roofs.ridge_flop_per_byte, min(ys) / 2),
+                    xytext=(3, 0), textcoords="offset points", fontsize=7.5, color="0.35")
+        colors = mpl.colormaps["tab10"]
+        for i, (model, points) in enumerate(placed.items()):
+            color = colors(i % 10)
+            px = [p.intensity_flop_per_byte for p in points]
+            py = [p.achieved_gflop_s for p in points]
+            ax.plot(px, py, "o-", color=color, markersize=4, linewidth=1, label=_plain(model))
+            for p in (points[0], points[-1]) if len(points) > 1 else (points[0],):
+                ax.annotate(f"b{p.batch_size}", (p.intensity_flop_per_byte, p.achieved_gflop_s),
+                            xytext=(3, -9), textcoords="offset points", fontsize=7, color=color)
+            sat = _saturation_batch((saturation or {}).get(model))
+            star = next((p for p in points if p.batch_size == sat), None)
+            if star is not None:
+                ax.plot([star.intensity_flop_per_byte], [star.achieved_gflop_s], "*", color=color,
+                        markersize=14, markeredgecolor="black")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(x_lo, x_hi)
+        ax.set_ylim(min(min(ys), x_lo * roofs.peak_gb_s) / 3, max(max(ys), roofs.peak_gflop_s) * 2)
+        ax.set_xlabel("arithmetic intensity (FLOPs / estimated bytes moved)")
+        ax.set_ylabel("achieved GFLOP/s (at median latency)")
+        ax.set_title(_plain(title), fontsize=10)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, fontsize=7.5, frameon=False)
+        fig.subplots_adjust(left=0.1, right=0.97, top=0.93, bottom=0.2)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=PNG_DPI, format="png", metadata={"Software": None})
+    return path
+
+
+def diagnosis_rows(
+    records: Sequence[TimingRecord],
+    saturation: Mapping[str, Any],
+    peaks: Mapping[str, Any],
+) -> list[list[Any]]:
+    """One row per model (columns ``DIAGNOSIS_COLUMNS``): its point at the saturation batch on the roofline
+    and what bounds it there, re-derived from the records with ``dlplayground.roofline.diagnose``.
+
+    ``saturation`` maps a model to its ``Saturation`` or the envelope's dict form of it.
+    """
+    roofs = Roofs.from_peaks(peaks)
+    rows: list[list[Any]] = []
+    for model, recs in _by_model(records).items():
+        sat = saturation.get(model)
+        batch = _saturation_batch(sat)
+        if batch is None:
+            continue
+        record = next((r for r in recs if r.batch_size == batch), None)
+        a_ms, c_ms = _fit(sat)
+        diag = diagnose_record(record, batch_size=batch, roofs=roofs, fixed_ms=a_ms, per_item_ms=c_ms)
+        p = diag.point
+        per_item = record.flops / record.batch_size if record is not None and record.flops else None
+        rows.append([
+            model, batch, per_item,
+            p.intensity_flop_per_byte if p else None, p.achieved_gflop_s if p else None,
+            p.pct_of_matmul_peak if p else None, p.achieved_gb_s if p else None,
+            p.pct_of_bandwidth if p else None, diag.bound, diag.text,
+        ])
+    return rows
+
+
+def point_rows(records: Sequence[TimingRecord], peaks: Mapping[str, Any]) -> list[list[Any]]:
+    """Every point on the roofline (columns ``POINT_COLUMNS``); points without a FLOP count are left out."""
+    roofs = Roofs.from_peaks(peaks)
+    if roofs is None:
+        return []
+    rows = []
+    for model, recs in _by_model(records).items():
+        for rec in recs:
+            p = place(rec, roofs)
+            if p is not None:
+                rows.append([model, rec.batch_size, p.flops, p.bytes_moved, p.intensity_flop_per_byte,
+                             p.achieved_gflop_s, p.pct_of_matmul_peak, p.pct_of_roof])
+    return rows

@@ -1,0 +1,171 @@
+"""The roofline placement and the diagnosis rule on synthetic points with known answers, and the figure.
+
+Ceilings used throughout: 100 GFLOP/s matmul peak, 10 GB/s bandwidth, so the ridge is 10 FLOP/byte.
+Every point takes 10 ms (all samples equal), so achieved GFLOP/s = FLOPs / 1e7.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dlplayground.report.roofline import DIAGNOSIS_COLUMNS, diagnosis_rows, plot_roofline, point_rows
+from dlplayground.results import TimingRecord
+from dlplayground.roofline import (
+    COMPUTE,
+    MEMORY,
+    OVERHEAD,
+    UNKNOWN,
+    Roofs,
+    Rule,
+    diagnose,
+    diagnose_record,
+    place,
+    rule_text,
+)
+
+ROOFS = Roofs(peak_gflop_s=100.0, peak_gb_s=10.0)
+PEAKS = {"matmul_gflop_s": 100.0, "bandwidth_gb_s": 10.0, "dtype": "float32"}
+
+
+def record(flops: float | None, bytes_moved: float | None, *, batch: int = 8, model: str = "m",
+           latency_s: float = 0.01) -> TimingRecord:
+    return TimingRecord(model=model, family="x", device="cpu", dtype="float32", batch_size=batch, threads=1,
+                        warmup_calls=1, times_s=(latency_s,) * 5, flops=flops, bytes_moved=bytes_moved)
+
+
+# A compute-side point: 50 GFLOP/s at intensity 50 FLOP/B (5x the ridge); 1 GB/s.
+COMPUTE_POINT = record(5e8, 1e7)
+# A memory-side point: intensity 2 FLOP/B, 10 GFLOP/s, 5 GB/s = 50% of the bandwidth (roof 20 GFLOP/s).
+MEMORY_POINT = record(1e8, 5e7)
+# Far below both roofs: 0.1 GFLOP/s (0.1% of peak) and 0.01 GB/s (0.1% of bandwidth).
+IDLE_POINT = record(1e6, 1e5)
+
+
+def test_roofs_ridge_and_roof():
+    assert ROOFS.ridge_flop_per_byte == 10.0
+    assert ROOFS.roof_gflop_s(2.0) == 20.0  # memory side: intensity x bandwidth
+    assert ROOFS.roof_gflop_s(50.0) == 100.0  # compute side: flat at the peak
+    assert Roofs.from_peaks(PEAKS) == ROOFS
+    assert Roofs.from_peaks({}) is None
+    assert Roofs.from_peaks({"matmul_gflop_s": 0.0, "bandwidth_gb_s": 1.0}) is None
+
+
+def test_place_computes_achieved_figures_and_percentages():
+    p = place(MEMORY_POINT, ROOFS)
+    assert p.intensity_flop_per_byte == pytest.approx(2.0)
+    assert p.achieved_gflop_s == pytest.approx(10.0)
+    assert p.achieved_gb_s == pytest.approx(5.0)
+    assert p.roof_gflop_s == pytest.approx(20.0)
+    assert p.pct_of_roof == pytest.approx(50.0)
+    assert p.pct_of_matmul_peak == pytest.approx(10.0)
+    assert p.pct_of_bandwidth == pytest.approx(50.0)
+    assert place(record(None, 1e6), ROOFS) is None
+    assert place(record(1e6, None), ROOFS) is None
+
+
+def test_compute_bound_above_the_ridge():
+    d = diagnose_record(COMPUTE_POINT, batch_size=8, roofs=ROOFS, fixed_ms=1.0)
+    assert d.bound == COMPUTE
+    assert d.overhead_share == pytest.approx(0.1)
+    assert d.text.startswith("compute-bound at batch 8")
+    assert "50.0% of the 100 GFLOP/s matmul peak" in d.text
+
+
+def test_memory_bound_below_the_ridge():
+    d = diagnose_record(MEMORY_POINT, batch_size=8, roofs=ROOFS, fixed_ms=None)
+    assert d.bound == MEMORY
+    assert "50.0% of the 10 GB/s copy bandwidth" in d.text
+    assert "intensity 2 FLOP/B vs ridge 10 FLOP/B" in d.text
+
+
+def test_exactly_at_the_ridge_counts_as_compute_bound():
+    at_ridge = record(5e8, 5e7)  # intensity 10 = ridge
+    assert diagnose_record(at_ridge, batch_size=8, roofs=ROOFS).bound == COMPUTE
+
+
+def test_overhead_bound_when_the_fixed_latency_dominates():
+    # t(b_sat) = 10 ms; a = 6 ms is 60% of it (> 50%), even though the point is compute-side.
+    d = diagnose_record(COMPUTE_POINT, batch_size=8, roofs=ROOFS, fixed_ms=6.0)
+    assert d.bound == OVERHEAD
+    assert d.overhead_share == pytest.approx(0.6)
+    assert "a = 6 ms is 60% of t(8) = 10 ms" in d.text
+    # a = 5 ms is exactly 50%: not more than half, so the roofline decides.
+    assert diagnose_record(COMPUTE_POINT, batch_size=8, roofs=ROOFS, fixed_ms=5.0).bound == COMPUTE
+
+
+def test_the_fixed_latency_only_counts_when_the_fit_describes_the_point():
+    # a = 6 ms, c = 0.5 ms/item: the fit predicts 6 + 0.5*8 = 10 ms = t(8), so a counts -> overhead-bound.
+    described = diagnose_record(COMPUTE_POINT, batch_size=8, roofs=ROOFS, fixed_ms=6.0, per_item_ms=0.5)
+    assert described.bound == OVERHEAD
+    assert described.fit_used
+    # A fit dragged by a disturbed point: it predicts 30 ms where 10 ms was measured -> a is ignored, and
+    # the roofline decides (compute-bound); the text says why.
+    dragged = diagnose_record(COMPUTE_POINT, batch_size=8, roofs=ROOFS, fixed_ms=30.0, per_item_ms=0.0)
+    assert dragged.bound == COMPUTE
+    assert not dragged.fit_used
+    assert "predicts 30 ms here, not the measured 10 ms, so its a is not used" in dragged.text
+    # 24% off is within the 25% tolerance.
+    assert diagnose_record(COMPUTE_POINT, batch_size=8, roofs=ROOFS, fixed_ms=6.0, per_item_ms=0.2).fit_used
+
+
+def test_overhead_bound_when_far_below_both_roofs():
+    d = diagnose_record(IDLE_POINT, batch_size=8, roofs=ROOFS, fixed_ms=None)
+    assert d.bound == OVERHEAD
+    assert "below 5% of both roofs" in d.text
+    # Low on one roof only is not enough: 4 GFLOP/s (4%) but 4 GB/s (40% of bandwidth) -> memory-bound.
+    assert diagnose_record(record(4e7, 4e7), batch_size=8, roofs=ROOFS).bound == MEMORY
+
+
+def test_thresholds_come_from_the_rule():
+    strict = Rule(overhead_share=0.05, low_utilisation=0.2)
+    assert diagnose_record(COMPUTE_POINT, batch_size=8, roofs=ROOFS, fixed_ms=1.0, rule=strict).bound == OVERHEAD
+    assert diagnose_record(record(1.5e8, 1.5e6), batch_size=8, roofs=ROOFS, rule=strict).bound == OVERHEAD
+    assert "10%" in rule_text(Rule(overhead_share=0.1))
+    assert "within 25%" in rule_text()
+    assert "50%" in rule_text()
+
+
+def test_points_above_a_ceiling_carry_a_caveat():
+    fast = diagnose_record(record(1.5e9, 1e7), batch_size=8, roofs=ROOFS)  # 150 GFLOP/s > 100 peak
+    assert fast.bound == COMPUTE
+    assert "150.0% of the 100 GFLOP/s matmul peak [above the measured matmul peak" in fast.text
+    cached = diagnose_record(record(1e8, 2e8), batch_size=8, roofs=ROOFS)  # 20 GB/s > 10 GB/s copy
+    assert cached.bound == MEMORY
+    assert "[above the copy bandwidth: data served from caches" in cached.text
+    assert "[" not in diagnose_record(MEMORY_POINT, batch_size=8, roofs=ROOFS).text
+
+
+def test_unknown_without_flops_or_peaks():
+    assert diagnose_record(record(None, None), batch_size=4, roofs=ROOFS).bound == UNKNOWN
+    assert diagnose_record(COMPUTE_POINT, batch_size=4, roofs=None).bound == UNKNOWN
+    assert diagnose(None, batch_size=4, roofs=ROOFS).text == "bound unknown at batch 4 (no a FLOP count)"
+
+
+def test_diagnosis_rows_from_envelope_dicts():
+    records = [record(5e7 * b, 1e7, batch=b, model="a") for b in (1, 2, 4)] + [MEMORY_POINT]
+    saturation = {"a": {"saturation_batch": 4, "latency_model": {"a_ms": 1.0, "c_ms_per_item": 1.0, "r2": 1}},
+                  "m": {"saturation_batch": 8, "latency_model": None}}
+    rows = diagnosis_rows(records, saturation, PEAKS)
+    assert [r[0] for r in rows] == ["a", "m"]
+    assert all(len(r) == len(DIAGNOSIS_COLUMNS) for r in rows)
+    a, m = rows
+    assert a[1] == 4
+    assert a[2] == pytest.approx(5e7)
+    assert a[4] == pytest.approx(20.0)
+    assert a[8] == COMPUTE
+    assert m[8] == MEMORY
+    assert m[7] == pytest.approx(50.0)
+    assert len(point_rows(records, PEAKS)) == 4
+
+
+def test_plot_roofline_writes_a_png(tmp_path):
+    records = [record(5e7 * b, 1e6 * (10 + b), batch=b, model="a") for b in (1, 2, 4, 8)]
+    records += [record(1e6 * b, 1e6, batch=b, model="b$") for b in (1, 2)]  # '$' must not start mathtext
+    out = plot_roofline(records, PEAKS, tmp_path / "fig" / "roofline.png", "roofline test",
+                        saturation={"a": {"saturation_batch": 4}, "b$": 2})
+    assert out == tmp_path / "fig" / "roofline.png"
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="no measured peaks"):
+        plot_roofline(records, {}, tmp_path / "x.png", "t")
+    with pytest.raises(ValueError, match="no record"):
+        plot_roofline([record(None, None)], PEAKS, tmp_path / "y.png", "t")
