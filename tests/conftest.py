@@ -4,7 +4,9 @@
 ``benchmarks[].extra_info``, per-model ``sweeps`` and ``saturation`` in the ``dlplayground`` section) from
 synthetic timings t(b) = a + c*b ms with seeded log-normal noise, so the tests know every expected value.
 Defaults a = 0.2 ms, c = 0.25 ms/item: throughput b / t(b) first reaches 95 % of the best measured (at 64)
-at batch 16, the saturation entry written by default (CI 8-32).
+at batch 16, the saturation entry written by default (CI 8-32). ``peaks=`` adds measured ceilings to the
+environment and ``flops_per_item=``/``bytes_fixed=``/``bytes_per_item=`` a FLOP count F = f*b and a bytes
+estimate B = w + v*b to every record, as the current suite writes them, so the roofline can be checked.
 
 ``chromium`` finds Debian's ``chromium``; when it is absent and we run as root under CI (``CI`` set) or with
 ``DLPLAYGROUND_INSTALL_BROWSER=1``, it installs it with apt-get, otherwise the browser tests are skipped
@@ -42,12 +44,14 @@ ENVIRONMENT = {
 
 def synthetic_record(model: str, device: str, dtype: str, batch: int, *, a_ms: float, c_ms: float,
                      noise: float, samples: int, rng: np.random.Generator, family: str = "mlp",
-                     slowdown: float = 1.0) -> TimingRecord:
+                     slowdown: float = 1.0, flops: float | None = None,
+                     bytes_moved: float | None = None) -> TimingRecord:
     base_s = (a_ms + c_ms * batch) * slowdown / 1e3
     times = base_s * np.exp(rng.normal(0.0, noise, size=samples))
     return TimingRecord(model=model, family=family, device=device, dtype=dtype, batch_size=batch, threads=2,
                         warmup_calls=3, times_s=tuple(times), peak_memory_bytes=100 * 2**20 + batch * 2**16,
-                        memory_kind="cuda_max_allocated" if device.startswith("cuda") else "process_max_rss")
+                        memory_kind="cuda_max_allocated" if device.startswith("cuda") else "process_max_rss",
+                        flops=flops, bytes_moved=bytes_moved)
 
 
 def write_batch_result(
@@ -66,15 +70,28 @@ def write_batch_result(
     oom_batch_size: int | None = None,
     saturation: dict[str, Any] | None = None,
     environment: dict[str, Any] | None = None,
+    peaks: dict[str, Any] | None = None,
+    flops_per_item: float | None = None,
+    bytes_fixed: float = 0.0,
+    bytes_per_item: float = 0.0,
 ) -> Path:
-    """Write a batch-size envelope; ``saturation`` overrides the default per-model entry (None = default)."""
+    """Write a batch-size envelope; ``saturation`` overrides the default per-model entry (None = default).
+
+    ``peaks`` becomes ``environment["peaks"]``; with ``flops_per_item`` every record at batch b carries
+    ``flops = flops_per_item * b`` and ``bytes_moved = bytes_fixed + bytes_per_item * b``.
+    """
     rng = np.random.default_rng(seed)
     env = {**ENVIRONMENT, "device": device, **(environment or {})}
+    if peaks is not None:
+        env["peaks"] = peaks
     benchmarks, sweeps, sats = [], {}, {}
     for model in models:
         measured = [b for b in batch_sizes if oom_batch_size is None or b < oom_batch_size]
+        counted = flops_per_item is not None
         records = [synthetic_record(model, device, dtype, b, a_ms=a_ms, c_ms=c_ms, noise=noise, samples=samples,
-                                    rng=rng, slowdown=slowdown) for b in measured]
+                                    rng=rng, slowdown=slowdown, flops=flops_per_item * b if counted else None,
+                                    bytes_moved=bytes_fixed + bytes_per_item * b if counted else None)
+                   for b in measured]
         for r in records:
             benchmarks.append({"name": f"test_inference[{model}-b{r.batch_size}]",
                                "fullname": f"benchmarks/test_batch_size.py::test_inference[{model}-b{r.batch_size}]",

@@ -318,3 +318,134 @@ def test_main_cli_report(batch_result, tmp_path, capsys):
     assert f"report: {out / 'index.html'}" in capsys.readouterr().out
     assert main(["report", str(tmp_path / "none.json"), "-o", str(out)]) == 2
     assert capsys.readouterr().err.startswith("error: results file")
+
+
+# ---------------------------------------------------------------------------------------- roofline
+# Ceilings of the roofline fixtures: ridge at 5000 / 50 = 100 FLOP/B. The fixture's t(16) = 0.2 + 0.25*16 =
+# 4.2 ms, so 1 GFLOP per item is 16e9 FLOP / 4.2 ms = 3810 GFLOP/s (76 % of the peak) at the saturation batch.
+PEAKS = {"matmul_gflop_s": 5000.0, "bandwidth_gb_s": 50.0, "dtype": "float32", "device": "cpu", "threads": 2}
+COMPUTE_SIDE = {"flops_per_item": 1e9, "bytes_fixed": 1e6, "bytes_per_item": 1e4}  # intensity ~1.4e4 FLOP/B
+MEMORY_SIDE = {"flops_per_item": 1e6, "bytes_fixed": 1e8}  # 0.16 FLOP/B; 1e8 B / 4.2 ms = 23.8 GB/s = 48 %
+IDLE = {"flops_per_item": 1e3, "bytes_fixed": 1e3}  # far below both roofs
+
+
+def after(md: str, heading: str) -> str:
+    """The Markdown from ``heading`` on (so ``md_row`` finds rows of the tables under it)."""
+    assert heading in md, heading
+    return md[md.index(heading):]
+
+
+def test_roofline_section_figure_and_diagnosis(batch_result, tmp_path):
+    import base64
+    from html import unescape
+
+    from dlplayground.report.roofline import CAPTION, DIAGNOSIS_COLUMNS
+
+    src = batch_result("run", models=("mlp", "cnn"), peaks=PEAKS, **COMPUTE_SIDE)
+    out = tmp_path / "r"
+    build_report([src], out)
+    md = (out / "index.md").read_text()
+    html_text = (out / "index.html").read_text()
+
+    rel = "figures/run/roofline-cpu-float32.png"
+    assert manifest(out)["figures"] == ["figures/run/mlp-cpu-float32.png", "figures/run/cnn-cpu-float32.png", rel]
+    with Image.open(out / rel) as img:
+        img.verify()
+    with Image.open(out / rel) as img:
+        assert img.format == "PNG"
+        assert len(img.convert("L").getcolors(maxcolors=4096) or range(4097)) > 20
+    assert ET.parse(out / rel.replace(".png", ".svg")).getroot().tag.endswith("svg")
+    # Markdown: its own subsection of the batch-size section, the figure beside it, the rule as caption.
+    assert "### Where the time goes (roofline)" in md
+    assert f"![Roofline: Test CPU (cpu, float32)]({rel})" in md
+    assert md_inline("Diagnosis rule, at each model's saturation batch") in md
+    # HTML: the very PNG embedded as a data URI (3 figures: two series and the roofline), caption escaped.
+    assert html_text.count('<img src="data:image/png;base64,') == 3
+    assert f'<img src="data:image/png;base64,{base64.b64encode((out / rel).read_bytes()).decode()}"' in html_text
+    assert unescape(html_text).count(CAPTION) == 1
+    assert 'id="where-the-time-goes-roofline"' in html_text
+
+    diagnosis = after(md, "**What bounds each model at its saturation batch**")
+    header = cells(md_row(diagnosis, "model"))
+    assert header == DIAGNOSIS_COLUMNS
+    row = dict(zip(header, cells(md_row(diagnosis, "mlp")), strict=True))
+    assert row["saturation batch"] == "16"
+    assert row["FLOPs / item"] == "1,000,000,000"
+    assert float(row["intensity (FLOP/B)"].replace(",", "")) == pytest.approx(16e9 / 1.16e6, rel=1e-3)
+    assert float(row["GFLOP/s"].replace(",", "")) == pytest.approx(16e9 / 4.2e-3 / 1e9, rel=0.03)
+    assert float(row["% of matmul peak"].rstrip("%")) == pytest.approx(76.2, abs=2.5)
+    assert row["bound"] == "compute-bound"
+    assert row["diagnosis"].startswith("compute-bound at batch 16: intensity")
+    assert cells(md_row(diagnosis, "cnn"))[8] == "compute-bound"
+    # Every point, folded in the HTML: 7 batch sizes x 2 models.
+    points = after(md, "**Every point on the roofline**")
+    assert cells(md_row(points, "mlp"))[1] == "1"
+    assert "<summary>Every point on the roofline (14 rows)</summary>" in html_text
+
+
+@pytest.mark.parametrize(
+    ("counts", "bound"),
+    [(MEMORY_SIDE, "memory-bound"), (IDLE, "overhead-bound"),
+     ({**COMPUTE_SIDE, "a_ms": 20.0}, "overhead-bound")],  # a = 20 ms of t(16) = 24 ms: the fixed part dominates
+    ids=["memory", "idle", "fixed-cost"],
+)
+def test_roofline_diagnosis_bounds(batch_result, tmp_path, counts, bound):
+    out = tmp_path / "r"
+    build_report([batch_result("run", peaks=PEAKS, batch_sizes=(1, 4, 16), **counts)], out)
+    md = (out / "index.md").read_text()
+    row = cells(md_row(after(md, "**What bounds each model at its saturation batch**"), "mlp"))
+    assert row[8] == bound
+    assert row[9].startswith(f"{bound} at batch 16")
+
+
+def test_no_roofline_without_peaks_or_flops(batch_result, tmp_path):
+    cases = {
+        "old": {},  # an older file: neither peaks nor FLOPs
+        "flopless": {"peaks": PEAKS},  # peaks, but no model has a FLOP count
+        "counted": COMPUTE_SIDE,  # FLOPs, but no peaks
+        "bad-peaks": {"peaks": {"matmul_gflop_s": "fast", "bandwidth_gb_s": -1}, **COMPUTE_SIDE},
+        "other-dtype": {"peaks": {**PEAKS, "dtype": "float16"}, **COMPUTE_SIDE},
+    }
+    for name, kwargs in cases.items():
+        out = tmp_path / name
+        build_report([batch_result(name, **kwargs)], out)
+        md = (out / "index.md").read_text()
+        html_text = (out / "index.html").read_text()
+        assert "Where the time goes" not in md, name
+        assert "Where the time goes" not in html_text, name
+        assert manifest(out)["figures"] == [f"figures/{name}/mlp-cpu-float32.png"], name
+        assert manifest(out)["warnings"] == [], name
+        notes = [line for line in md.splitlines() if line.startswith("No roofline for")]
+        if name == "flopless":
+            assert notes == ["No roofline for flopless (cpu, float32): its points carry no FLOP counts (an older "
+                             "benchmark suite, or models the FLOP counter does not cover)."]
+        elif name == "other-dtype":
+            assert notes == ["No roofline for other-dtype: its peaks were measured on cpu at float16, which none "
+                             "of its series ran on."]
+        else:
+            assert notes == [], name
+
+
+def test_roofline_per_run_and_escaped(batch_result, tmp_path):
+    evil = "<script>alert(1)</script>$x"
+    cpu = batch_result("cpu", models=(evil,), peaks=PEAKS, **COMPUTE_SIDE)
+    # Peaks measured on "cuda:0" are the ceilings of records on "cuda"; no peaks on the third run.
+    gpu = batch_result("gpu", device="cuda", slowdown=0.25, peaks={**PEAKS, "device": "cuda:0"}, **MEMORY_SIDE)
+    out = tmp_path / "r"
+    build_report([cpu, gpu, batch_result("plain", seed=3)], out)
+    md = (out / "index.md").read_text()
+    html_text = (out / "index.html").read_text()
+    assert "### Where the time goes (roofline): cpu, float32 \\[cpu\\]" in md
+    assert "### Where the time goes (roofline): cuda, float32 \\[gpu\\]" in md
+    assert md.count("### Where the time goes") == 2
+    figures = manifest(out)["figures"]
+    assert "figures/cpu/roofline-cpu-float32.png" in figures
+    assert "figures/gpu/roofline-cuda-float32.png" in figures
+    assert not any(f.startswith("figures/plain/roofline") for f in figures)
+    assert "<script>alert" not in html_text
+    assert "<script>" not in md
+    escaped = r"&lt;script&gt;alert(1)&lt;/script&gt;$x"
+    row = cells(md_row(after(md, "### Where the time goes (roofline): cpu"), escaped))
+    assert row[8] == "compute-bound"
+    assert cells(md_row(after(md, "### Where the time goes (roofline): cuda"), "mlp"))[8] == "memory-bound"
+    ET.parse(out / "figures/cpu/roofline-cpu-float32.svg")  # the name inside is still well-formed XML

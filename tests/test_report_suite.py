@@ -58,10 +58,13 @@ def test_report_from_the_real_quick_suite(quick_run, tmp_path):
         assert any(line.startswith(f"| {batch} |") or line.startswith(f"| **{batch} (") for line in md.splitlines())
 
     figures = json.loads((out / MANIFEST).read_text())["figures"]
-    assert figures == ["figures/quick/mlp-cpu-float32.png"]
-    with Image.open(out / figures[0]) as img:
-        img.verify()
-    assert html_text.count('<img src="data:image/png;base64,') == 1
+    # The suite measures the device's peaks and counts FLOPs, so the run gets its roofline too.
+    assert figures == ["figures/quick/mlp-cpu-float32.png", "figures/quick/roofline-cpu-float32.png"]
+    for rel in figures:
+        with Image.open(out / rel) as img:
+            img.verify()
+    assert html_text.count('<img src="data:image/png;base64,') == 2
+    assert "### Where the time goes (roofline)" in md
     assert (out / "inputs" / "quick.json").read_bytes() == quick_run.read_bytes()
 
     # The same file against itself: identical samples, identical intervals, nothing to flag.

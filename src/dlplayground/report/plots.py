@@ -14,20 +14,22 @@ from pathlib import Path
 
 import matplotlib as mpl
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, LogFormatter, NullLocator
 
 from dlplayground.report.loading import Series
 
 PNG_DPI = 110
-_RC = {
+# Shared by every report figure (the roofline in ``roofline.py`` too), so they all look and save alike.
+RC = {
     "svg.fonttype": "none",  # text stays text in the SVG: smaller, searchable
     "svg.hashsalt": "dlplayground",  # stable element ids, so re-rendering gives identical files
     "axes.grid": True,
     "grid.alpha": 0.3,
     "font.size": 9,
 }
-_META = {"png": {"Software": None}, "svg": {"Date": None}}
+META = {"png": {"Software": None}, "svg": {"Date": None}}
 
 
 def plain(text: str) -> str:
@@ -49,8 +51,8 @@ def _save(fig: Figure, out_base: Path, title: str, legend_rows: int) -> tuple[Pa
     fig.suptitle(plain(title), fontsize=10, y=1 - 0.15 / height_in)
     png, svg = out_base.with_suffix(".png"), out_base.with_suffix(".svg")
     out_base.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=PNG_DPI, metadata=_META["png"])
-    fig.savefig(svg, metadata=_META["svg"])
+    fig.savefig(png, dpi=PNG_DPI, metadata=META["png"])
+    fig.savefig(svg, metadata=META["svg"])
     return png, svg
 
 
@@ -74,11 +76,16 @@ class _PlainLogFormatter(LogFormatter):
         return f"{x:g}" if super().__call__(x, pos) else ""
 
 
-def _log_y(ax: Axes) -> None:
-    """Log y axis labelled with plain numbers (0.5, 20, 300), not 3x10^2."""
+def plain_log_labels(axis: Axis) -> None:
+    """Label an axis already on a log scale with plain numbers (0.5, 20, 300), not 3x10^2."""
+    axis.set_major_formatter(_PlainLogFormatter())
+    axis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(1.2, 0.6)))
+
+
+def log_y(ax: Axes) -> None:
+    """Log y axis labelled with plain numbers."""
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(_PlainLogFormatter())
-    ax.yaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(1.2, 0.6)))
+    plain_log_labels(ax.yaxis)
 
 
 def _legend_below(ax: Axes, ncol: int = 2) -> int:
@@ -124,7 +131,7 @@ def plot_series(series: Series, out_base: Path, title: str) -> tuple[Path, Path]
         axis_batches += [b for b in (sat.saturation_batch, sat.ci_low, sat.ci_high) if b is not None]
     axis_batches = [b for b in axis_batches if b >= 1]
 
-    with mpl.rc_context(_RC):
+    with mpl.rc_context(RC):
         fig = Figure()
         lat, tput = fig.subplots(1, 2)
 
@@ -146,7 +153,7 @@ def plot_series(series: Series, out_base: Path, title: str) -> tuple[Path, Path]
         _mark_saturation(lat, series, label=True)
         _mark_oom(lat, series, label=True)
         if min(p50) > 0:
-            _log_y(lat)
+            log_y(lat)
         lat.set_ylabel("latency per batch (ms)")
         lat.set_title("latency")
         _batch_axis(lat, axis_batches)
@@ -172,7 +179,7 @@ def plot_across(series_list: Sequence[Series], labels: Sequence[str], out_base: 
     """Throughput and p50 latency of the same model from several runs/devices on shared axes."""
     all_batches = [b for s in series_list for b in s.batch_sizes]
     all_batches += [s.sweep.oom_batch_size for s in series_list if s.sweep.oom_batch_size]
-    with mpl.rc_context(_RC):
+    with mpl.rc_context(RC):
         fig = Figure()
         tput, lat = fig.subplots(1, 2)
         colors = mpl.colormaps["tab10"]
@@ -195,7 +202,7 @@ def plot_across(series_list: Sequence[Series], labels: Sequence[str], out_base: 
         lat.set_ylabel("p50 latency per batch (ms)")
         lat.set_title("latency")
         if all(r.p50_ms > 0 for s in series_list for r in s.records):
-            _log_y(lat)
+            log_y(lat)
         for ax in (tput, lat):
             _batch_axis(ax, all_batches)
         rows = max(_legend_below(tput, ncol=3), _legend_below(lat, ncol=3))

@@ -18,21 +18,16 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
+from dlplayground.report.plots import META, PNG_DPI, RC, plain, plain_log_labels
 from dlplayground.results import TimingRecord
 from dlplayground.roofline import Roofs, diagnose_record, place, rule_text
 
-PNG_DPI = 110
 DIAGNOSIS_COLUMNS = ["model", "saturation batch", "FLOPs / item", "intensity (FLOP/B)", "GFLOP/s",
                      "% of matmul peak", "GB/s", "% of bandwidth", "bound", "diagnosis"]
 POINT_COLUMNS = ["model", "batch", "FLOPs", "bytes moved (est.)", "intensity (FLOP/B)", "GFLOP/s",
                  "% of matmul peak", "% of roof"]
 CAPTION = ("Each line is one model, its points the batch sizes (★ the saturation batch). The ceilings are "
-           "measured on this device: the copy bandwidth (slope) and the square-matmul peak (flat). "
-           "Bytes moved is a layer-level estimate, so the x positions are indicative. " + rule_text())
-
-
-def _plain(text: str) -> str:
-    return str(text).replace("$", r"\$")
+           "measured on this device: the copy bandwidth (slope) and the square-matmul peak (flat). " + rule_text())
 
 
 def _saturation_batch(value: Any) -> int | None:
@@ -72,8 +67,10 @@ def plot_roofline(
     title: str,
     *,
     saturation: Mapping[str, Any] | None = None,
+    svg_path: Path | None = None,
 ) -> Path:
-    """Draw the roofline of ``records`` under ``peaks`` (``environment["peaks"]``) as a PNG at ``path``.
+    """Draw the roofline of ``records`` under ``peaks`` (``environment["peaks"]``) as a PNG at ``path``
+    (and as SVG at ``svg_path`` when given, like the report's other figures).
 
     ``saturation`` maps a model to its saturation analysis (``Saturation``, its dict, or the batch) to star
     that point. Records without FLOPs or bytes are left out; raises ``ValueError`` when ``peaks`` holds no
@@ -94,12 +91,12 @@ def plot_roofline(
     roof = np.minimum(roofs.peak_gflop_s, grid * roofs.peak_gb_s)
     dtype = peaks.get("dtype", "")
 
-    with mpl.rc_context({"axes.grid": True, "grid.alpha": 0.3, "font.size": 9}):
+    with mpl.rc_context(RC):
         fig = Figure(figsize=(8.5, 6.2))
         ax = fig.add_subplot(1, 1, 1)
         ax.plot(grid, roof, color="black", linewidth=2, label="roof = min(peak, intensity x bandwidth)")
         ax.axvline(roofs.ridge_flop_per_byte, color="0.5", linestyle=":", linewidth=1)
-        ax.annotate(f"matmul peak {roofs.peak_gflop_s:.3g} GFLOP/s ({dtype})",
+        ax.annotate(plain(f"matmul peak {roofs.peak_gflop_s:.3g} GFLOP/s ({dtype})"),
                     (roofs.ridge_flop_per_byte, roofs.peak_gflop_s), xytext=(-6, 5), textcoords="offset points",
                     ha="right", fontsize=8)
         ax.annotate(f"copy {roofs.peak_gb_s:.3g} GB/s", (x_lo, x_lo * roofs.peak_gb_s),
@@ -111,7 +108,7 @@ def plot_roofline(
             color = colors(i % 10)
             px = [p.intensity_flop_per_byte for p in points]
             py = [p.achieved_gflop_s for p in points]
-            ax.plot(px, py, "o-", color=color, markersize=4, linewidth=1, label=_plain(model))
+            ax.plot(px, py, "o-", color=color, markersize=4, linewidth=1, label=plain(model))
             for p in (points[0], points[-1]) if len(points) > 1 else (points[0],):
                 ax.annotate(f"b{p.batch_size}", (p.intensity_flop_per_byte, p.achieved_gflop_s),
                             xytext=(3, -9), textcoords="offset points", fontsize=7, color=color)
@@ -122,16 +119,21 @@ def plot_roofline(
                         markersize=14, markeredgecolor="black")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        plain_log_labels(ax.xaxis)
+        plain_log_labels(ax.yaxis)
         ax.set_xlim(x_lo, x_hi)
         ax.set_ylim(min(min(ys), x_lo * roofs.peak_gb_s) / 3, max(max(ys), roofs.peak_gflop_s) * 2)
         ax.set_xlabel("arithmetic intensity (FLOPs / estimated bytes moved)")
         ax.set_ylabel("achieved GFLOP/s (at median latency)")
-        ax.set_title(_plain(title), fontsize=10)
+        ax.set_title(plain(title), fontsize=10)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, fontsize=7.5, frameon=False)
         fig.subplots_adjust(left=0.1, right=0.97, top=0.93, bottom=0.2)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=PNG_DPI, format="png", metadata={"Software": None})
+        fig.savefig(path, dpi=PNG_DPI, format="png", metadata=META["png"])
+        if svg_path is not None:
+            Path(svg_path).parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(svg_path, format="svg", metadata=META["svg"])
     return path
 
 

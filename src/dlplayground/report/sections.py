@@ -7,12 +7,14 @@ as the document is built, so every ``FigureBlock`` names a file that exists.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from dlplayground import __version__
-from dlplayground.report import plots
+from dlplayground.report import plots, roofline
 from dlplayground.report.compare import IMPROVEMENT, REGRESSION, compare_envelopes
 from dlplayground.report.document import (
     Callout,
@@ -27,12 +29,13 @@ from dlplayground.report.document import (
     fmt_num,
 )
 from dlplayground.report.loading import ReportInputs, Run, Series, slug
-from dlplayground.results import BATCH_SIZE_STUDY
+from dlplayground.results import BATCH_SIZE_STUDY, TimingRecord
 from dlplayground.results import Figure as ResultFigure
+from dlplayground.roofline import Roofs
 
 STUDY_TITLES = {
     BATCH_SIZE_STUDY: "Batch size vs. inference time",
-    "dropout_overfitting": "Does dropout reduce overfitting?",
+    "dropout_overfitting": "Dropout at evaluation: does it predict prunability and distillability?",
     "edge_operators": "Edge detection operators compared",
     "eigenfaces": "Eigenfaces: face recognition with PCA",
     "gods_longformer": "Longformer on long-document classification (GODS)",
@@ -43,6 +46,7 @@ MEMORY_KINDS = {
     "mps_driver_allocated": "MPS driver allocation after this point",
     "process_max_rss": "process peak resident memory so far (monotonic over the run, not per point)",
 }
+ROOFLINE_TITLE = "Where the time goes (roofline)"
 
 
 def study_title(study: str) -> str:
@@ -54,6 +58,60 @@ def _ci_text(lo: int | None, hi: int | None, level: float | None) -> str:
     if lo is None or hi is None:
         return ""
     return f" ({level:.0%} CI {lo}–{hi})" if level else f" (CI {lo}–{hi})"
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _placeable(record: TimingRecord) -> bool:
+    """Whether a point can go on the roofline: a FLOP count and a bytes estimate, both usable numbers."""
+    return _positive(record.flops) and _positive(record.bytes_moved)
+
+
+def _roofs(peaks: Any) -> Roofs | None:
+    """The ceilings of ``environment["peaks"]``, None when absent or unusable (older files, user runs)."""
+    if not isinstance(peaks, Mapping):
+        return None
+    roofs = Roofs.from_peaks(peaks)
+    if roofs is None or not (math.isfinite(roofs.peak_gflop_s) and math.isfinite(roofs.peak_gb_s)):
+        return None
+    return roofs
+
+
+def _same_device(measured: str, series: str) -> bool:
+    """``cuda`` and ``cuda:0`` name the same device; ``cuda:0`` and ``cuda:1`` do not."""
+    if measured == series:
+        return True
+    return measured.split(":")[0] == series.split(":")[0] and (":" not in measured or ":" not in series)
+
+
+def _peaks_fit(peaks: Mapping[str, Any], device: str, dtype: str, *, only: bool) -> bool:
+    """Whether peaks measured on ``peaks["device"]`` at ``peaks["dtype"]`` are the ceilings of a series on
+    ``device`` at ``dtype``; peaks that do not say where they were measured fit only a run's single series group."""
+    measured_device, measured_dtype = peaks.get("device"), peaks.get("dtype")
+    if (measured_device is None or measured_dtype is None) and not only:
+        return False
+    if measured_device is not None and not _same_device(str(measured_device), device):
+        return False
+    return measured_dtype is None or str(measured_dtype) == dtype
+
+
+def _peak_value(value: Any) -> str:
+    """A value of ``environment["peaks"]``; the per-size matmul list reads ``n=256: 369 GFLOP/s (median 352)``."""
+    if isinstance(value, list) and all(isinstance(v, Mapping) for v in value):
+        if all({"n", "best_gflop_s"} <= v.keys() for v in value):
+            return "; ".join(f"n={v['n']}: {fmt_num(v['best_gflop_s'])} GFLOP/s"
+                             + (f" (median {fmt_num(v['median_gflop_s'])})" if "median_gflop_s" in v else "")
+                             for v in value)
+        return "; ".join(", ".join(f"{k} {fmt_num(x)}" for k, x in v.items()) for v in value)
+    return fmt_num(value)
+
+
+def _roofline_cells(columns: Sequence[str], row: Sequence[Any]) -> list[str]:
+    """A row of ``roofline.diagnosis_rows``/``point_rows`` as text: percentages with one decimal, numbers rounded."""
+    return [f"{value:.1f}%" if "%" in column and isinstance(value, int | float) else fmt_num(value)
+            for column, value in zip(columns, row, strict=True)]
 
 
 def _short_commit(run: Run) -> str:
@@ -156,7 +214,7 @@ class DocumentBuilder:
             peaks = run.envelope.environment.get("peaks")
             if isinstance(peaks, dict) and peaks:
                 blocks.append(KeyValues(
-                    [(k.replace("_", " "), fmt_num(v)) for k, v in peaks.items()],
+                    [(k.replace("_", " "), _peak_value(v)) for k, v in peaks.items()],
                     title=f"Measured peaks of {run.label} ({run.device_name or 'device'})",
                 ))
         return Section("Runs", self.anchor("runs"), blocks)
@@ -187,7 +245,12 @@ class DocumentBuilder:
         )
         summary = TableBlock("Summary", columns, rows, numeric={columns.index("best items/s")})
         section = Section(study_title(BATCH_SIZE_STUDY), self.anchor("batch-size"), [intro, summary])
-        section.children = [self.series_section(s) for s in self.inputs.series]
+        rooflines, notes = self.roofline_groups()
+        section.blocks += [Paragraph(note) for note in notes]
+        for run in self.inputs.batch_runs:  # each run's series, then its roofline(s)
+            section.children += [self.series_section(s) for s in self.inputs.series if s.run is run]
+            section.children += [self.roofline_section(r, roofs, group, several=len(rooflines) > 1)
+                                 for r, roofs, group in rooflines if r is run]
         return section
 
     def series_section(self, s: Series) -> Section:
@@ -251,11 +314,78 @@ class DocumentBuilder:
         blocks.append(self.points_table(s))
         return Section(name, self.anchor(name), blocks)
 
+    # ---------------------------------------------------------------------------------- roofline
+    def roofline_groups(self) -> tuple[list[tuple[Run, Roofs, list[Series]]], list[str]]:
+        """``(run, roofs, series)`` for each batch-size run's device/dtype that can be placed on a roofline,
+        and a one-line note for each run whose measured peaks have nothing to place.
+
+        A run without measured peaks (an older file, a user's own harness) gets neither: no roofline, no fuss.
+        """
+        groups: list[tuple[Run, Roofs, list[Series]]] = []
+        notes: list[str] = []
+        for run in self.inputs.batch_runs:
+            peaks = run.envelope.environment.get("peaks")
+            roofs = _roofs(peaks)
+            if roofs is None:
+                continue
+            by_key: dict[tuple[str, str], list[Series]] = {}
+            for s in self.inputs.series:
+                if s.run is run:
+                    by_key.setdefault((s.device, s.dtype), []).append(s)
+            fitting = {k: g for k, g in by_key.items() if _peaks_fit(peaks, *k, only=len(by_key) == 1)}
+            if by_key and not fitting:
+                notes.append(f"No roofline for {run.label}: its peaks were measured on {peaks.get('device', '?')} "
+                             f"at {peaks.get('dtype', '?')}, which none of its series ran on.")
+            for (device, dtype), group in fitting.items():
+                if any(_placeable(r) for s in group for r in s.records):
+                    groups.append((run, roofs, group))
+                else:
+                    notes.append(f"No roofline for {run.label} ({device}, {dtype}): its points carry no FLOP "
+                                 "counts (an older benchmark suite, or models the FLOP counter does not cover).")
+        return groups, notes
+
+    def roofline_section(self, run: Run, roofs: Roofs, group: list[Series], *, several: bool) -> Section:
+        """The roofline figure of one run's device/dtype, the diagnosis at each saturation batch, every point."""
+        device, dtype = group[0].device, group[0].dtype
+        peaks = run.envelope.environment["peaks"]
+        records = [r for s in group for r in s.records if _placeable(r)]
+        saturation = {s.model: s.saturation for s in group if s.saturation is not None}
+        where = f"{run.device_name or device} ({device}, {dtype})"
+        if self.several_batch_runs:
+            where += f" [{run.label}]"
+        base = self.figure_base(run.label, f"roofline-{device}-{dtype}")
+        png, svg = base.with_suffix(".png"), base.with_suffix(".svg")
+        roofline.plot_roofline(records, peaks, png, f"Roofline: {where}", saturation=saturation, svg_path=svg)
+        blocks: list = [Paragraph(
+            f"Ceilings measured on {where} before the first point: matmul peak {fmt_num(roofs.peak_gflop_s)} "
+            f"GFLOP/s, copy bandwidth {fmt_num(roofs.peak_gb_s)} GB/s, so the ridge is at "
+            f"{fmt_num(roofs.ridge_flop_per_byte)} FLOP/B. Points left of the ridge can at best be memory-bound, "
+            "right of it compute-bound; a point far below both roofs loses its time to per-call overhead."
+        ), FigureBlock(f"Roofline: {where}", self.rel(png), roofline.CAPTION, svg_path=self.rel(svg))]
+        columns = roofline.DIAGNOSIS_COLUMNS
+        rows = roofline.diagnosis_rows(records, saturation, peaks)
+        if rows:
+            blocks.append(TableBlock("What bounds each model at its saturation batch", list(columns),
+                                     [_roofline_cells(columns, row) for row in rows],
+                                     numeric=set(range(1, columns.index("bound")))))
+        else:
+            blocks.append(Paragraph("No model here has a saturation analysis, so there is no point to diagnose; "
+                                    "the figure shows the measured points only."))
+        columns = roofline.POINT_COLUMNS
+        blocks.append(TableBlock("Every point on the roofline", list(columns),
+                                 [_roofline_cells(columns, row) for row in roofline.point_rows(records, peaks)],
+                                 numeric=set(range(1, len(columns))), collapsed=True))
+        title = ROOFLINE_TITLE + (f": {device}, {dtype}" if several else "")
+        if several and self.several_batch_runs:
+            title += f" [{run.label}]"
+        return Section(title, self.anchor(title), blocks)
+
     def points_table(self, s: Series) -> TableBlock:
         sat = s.saturation
         gains = {step.to_batch: step.gain for step in (sat.gain_per_doubling if sat else ())}
         peaks = s.run.envelope.environment.get("peaks")
-        peak_gflop = peaks.get("matmul_gflop_s") if isinstance(peaks, dict) else None
+        peak_gflop = peaks.get("matmul_gflop_s") if isinstance(peaks, Mapping) else None
+        peak_gflop = peak_gflop if _positive(peak_gflop) else None  # a malformed peak is no column, not a crash
         has_flops = any(r.flops is not None for r in s.records)
         columns = ["batch", "p50 ms", "p90 ms", "p99 ms", "items/s", "gain vs. previous", "peak memory", "samples"]
         if has_flops:
