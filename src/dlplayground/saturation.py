@@ -9,7 +9,8 @@ batches is the confidence interval (a set of batch sizes, so the bounds are batc
 Also derived from the same samples: the throughput gain per step of the sweep (per doubling on a power-of-two
 grid), the highest-throughput batch whose p99 latency fits a latency budget (an SLO), and a least-squares fit
 of the latency model t(b) = a + c*b (a: fixed per-call overhead, c: marginal cost per item), reported with its
-R^2 so a reader can see where the linear model does not fit.
+R^2 so a reader can see where the linear model does not fit (fitted on relative errors, so small batches
+count as much as large ones).
 """
 
 from __future__ import annotations
@@ -101,11 +102,16 @@ def _bootstrap_medians(records: Sequence[TimingRecord], resamples: int, rng: np.
 
 
 def fit_latency_model(batch: np.ndarray, latency_s: np.ndarray) -> LatencyModel | None:
-    """Fit t = a + c*b with a, c >= 0; None when fewer than 3 points make the fit meaningless."""
+    """Fit t = a + c*b with a, c >= 0 on relative errors; None when fewer than 3 points make it meaningless.
+
+    Each residual is divided by its latency (a 1/t^2-weighted least squares), so a batch-1 call of 0.3 ms
+    counts as much as a batch-1024 call of 300 ms; an unweighted fit is set by the largest batches alone and
+    then says nothing about the fixed cost ``a`` that matters at small batch. R^2 is of the latencies.
+    """
     if len(batch) < 3:
         return None
     design = np.column_stack([np.ones_like(batch, dtype=float), batch.astype(float)])
-    coef, _ = nnls(design, latency_s)
+    coef, _ = nnls(design / latency_s[:, None], np.ones_like(latency_s))
     pred = design @ coef
     ss_res = float(np.sum((latency_s - pred) ** 2))
     ss_tot = float(np.sum((latency_s - latency_s.mean()) ** 2))
