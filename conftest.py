@@ -45,8 +45,42 @@ def _discard_empty_benchmark_json(config: pytest.Config) -> None:
     option = config.getoption("benchmark_json", None)
     if option is None:
         return
-    if hasattr(option, "close"):
+    if hasattr(option, "close"):  # an open file object: its .name is the path
         option.close()
-    path = Path(getattr(option, "name", option))
+        path = Path(option.name)
+    else:
+        path = Path(option)
     if path.is_file() and path.stat().st_size == 0:
         path.unlink()
+
+
+@pytest.fixture(scope="session")
+def bench_config(pytestconfig: pytest.Config) -> BenchConfig:
+    """The validated batch-size study configuration for this run."""
+    return pytestconfig.stash[BENCH_CONFIG]
+
+
+@pytest.fixture(scope="session")
+def sweep(pytestconfig: pytest.Config, bench_config: BenchConfig):
+    """The session's batch-size sweep; it keeps every record for the JSON and the terminal summary."""
+    from dlplayground.sweep import Sweep
+
+    pytestconfig.stash[SWEEP] = Sweep(bench_config)
+    return pytestconfig.stash[SWEEP]
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list, output_json: dict) -> None:
+    sweep = config.stash.get(SWEEP, None)
+    if sweep is not None:
+        output_json["dlplayground"] = sweep.envelope_section()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    sweep = config.stash.get(SWEEP, None)
+    if sweep is None:
+        return
+    from dlplayground.sweep_summary import summary_lines
+
+    terminalreporter.section("saturation (throughput = batch / median latency)")
+    for line in summary_lines(sweep):
+        terminalreporter.write_line(line)
