@@ -186,11 +186,8 @@ def _check_folder(folder: Path | str, flag: str) -> Path:
     return root
 
 
-def load_image_folder(
-    folder: Path | str, size: int, *, limit: int | None = None, rng: np.random.Generator | None = None,
-    flag: str = "--faces",
-) -> FolderImages:
-    """Every image below ``folder`` as one class; ``limit`` keeps a seeded random subset (read only those)."""
+def _images_below(folder: Path | str, flag: str) -> tuple[Path, list[Path]]:
+    """The checked folder and every image file below it; a clear error when there is none."""
     root = _check_folder(folder, flag)
     paths = find_images(root)
     if not paths:
@@ -198,6 +195,15 @@ def load_image_folder(
             f"{flag} {str(root)!r}: no image files found (looked for {', '.join(sorted(IMAGE_SUFFIXES))} "
             "at any depth)"
         )
+    return root, paths
+
+
+def load_image_folder(
+    folder: Path | str, size: int, *, limit: int | None = None, rng: np.random.Generator | None = None,
+    flag: str = "--faces",
+) -> FolderImages:
+    """Every image below ``folder`` as one class; ``limit`` keeps a seeded random subset (read only those)."""
+    root, paths = _images_below(folder, flag)
     return read_images(_subsample(paths, limit, rng), size, flag=flag)
 
 
@@ -223,13 +229,7 @@ def load_face_folder(
     Raises ``UserInputError`` when the folder is missing, holds no images, or -- in the labelled layout --
     when one class has no images (naming the folder and the non-face folder names looked for).
     """
-    root = _check_folder(folder, flag)
-    paths = find_images(root)
-    if not paths:
-        raise UserInputError(
-            f"{flag} {str(root)!r}: no image files found (looked for {', '.join(sorted(IMAGE_SUFFIXES))} "
-            "at any depth)"
-        )
+    root, paths = _images_below(folder, flag)
     nonface_paths = [p for p in paths if _is_nonface_path(p, root)]
     face_paths = [p for p in paths if not _is_nonface_path(p, root)]
     if not nonface_paths:
