@@ -127,12 +127,10 @@ def peak_memory(device: torch.device) -> tuple[int | None, str]:
 
 def is_out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` is a device out-of-memory error (ends a sweep, is not a failure)."""
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
+    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
         return True
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError | MemoryError) and (
-        "out of memory" in text or "mps backend out of memory" in text or isinstance(exc, MemoryError)
-    )
+    # MPS and older CUDA builds raise a plain RuntimeError ("MPS backend out of memory", "CUDA out of memory")
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
 def empty_cache(device: torch.device) -> None:
