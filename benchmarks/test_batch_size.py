@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 
+from dlplayground.devices import dtype_name
 from dlplayground.results import TimingRecord
 from dlplayground.sweep import PointSkipped
 
@@ -42,7 +43,7 @@ def hand_to_pytest_benchmark(benchmark, record: TimingRecord) -> None:
 
 def test_inference(benchmark, sweep, model_name: str, batch_size: int) -> None:
     config = sweep.config
-    benchmark.group = f"{model_name} on {config.device} ({str(config.dtype).removeprefix('torch.')})"
+    benchmark.group = f"{model_name} on {config.device} ({dtype_name(config.dtype)})"
     try:
         record = sweep.run_point(model_name, batch_size)
     except PointSkipped as reason:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from dlplayground.atomic import ensure_writable_dir
-from dlplayground.devices import parse_device, parse_dtype
+from dlplayground.devices import dtype_name, parse_device, parse_dtype
 from dlplayground.errors import UserInputError
 from dlplayground.models import BUILTIN_MODELS, ModelSpec, resolve_model
 from dlplayground.saturation import SaturationConfig
@@ -144,7 +144,7 @@ class BenchConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON config for the envelope."""
         return {
-            "device": str(self.device), "dtype": str(self.dtype).removeprefix("torch."),
+            "device": str(self.device), "dtype": dtype_name(self.dtype),
             "models": [m.name for m in self.models], "batch_sizes": {k: list(v) for k, v in self.batch_sizes.items()},
             "threads": self.threads, "quick": self.quick, "timer": self.timer.__dict__,
             "saturation": self.saturation.__dict__, "trace_dir": self.trace_dir,

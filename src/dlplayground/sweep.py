@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from dlplayground.bench_config import BenchConfig
-from dlplayground.devices import empty_cache, environment_fingerprint, is_out_of_memory
+from dlplayground.devices import dtype_name, empty_cache, environment_fingerprint, is_out_of_memory
 from dlplayground.experiment import progress
 from dlplayground.flops import count_forward
 from dlplayground.models import InputFactory, ModelSpec, build
@@ -137,7 +137,7 @@ class Sweep:
         """The device's measured ceilings at the benchmark dtype, measured on first use (once per run)."""
         if self._peaks is None:
             progress(f"measuring {self.config.device} peaks (matmul GFLOP/s, copy GB/s) at "
-                     f"{str(self.config.dtype).removeprefix('torch.')}")
+                     f"{dtype_name(self.config.dtype)}")
             self._peaks = measure_peaks(self.config.device, self.config.dtype,
                                         QUICK_PEAKS if self.config.quick else FULL_PEAKS,
                                         threads=self.config.threads)
