@@ -20,12 +20,12 @@ from pathlib import Path
 import torch
 from torch.utils.benchmark import Timer
 
-from dlplayground.bench_config import FULL_TIMER
+from dlplayground.bench.config import FULL_TIMER
+from dlplayground.bench.models import BUILTIN_MODELS, build, resolve_model
+from dlplayground.bench.sweep import prepare_inputs
+from dlplayground.bench.timing import PointSpec, measure_inference
 from dlplayground.errors import UserInputError
-from dlplayground.models import BUILTIN_MODELS, build, resolve_model
 from dlplayground.seeding import seed_everything
-from dlplayground.sweep import prepare_inputs
-from dlplayground.timing import PointSpec, measure_inference
 
 
 def compare_one(name: str, repeats: int, device: torch.device, min_run_time_s: float) -> dict[str, object]:

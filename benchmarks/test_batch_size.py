@@ -1,58 +1,9 @@
-"""Batch size vs. inference time: one pytest-benchmark test per (model, batch size) on the chosen device.
+"""Thin door: ``pytest benchmarks --benchmark-json out.json`` runs the batch-size suite of the package.
 
-Run ``pytest benchmarks --benchmark-json out.json`` (options: ``pytest benchmarks --help``, section
-"DL-Playground batch-size study"). Each test times one point with the harness's synchronized timer
-(``dlplayground.timing``), stores the record in ``extra_info`` and hands the same raw samples to
-pytest-benchmark, so its table, ``--benchmark-compare`` and ``pytest-benchmark compare`` all see the numbers
-the report sees. Points past a model's out-of-memory boundary are skipped, not failed. Each record also
-carries the point's FLOPs and estimated bytes moved, and ``extra_info`` the achieved GFLOP/s and % of the
-device's measured peaks (``dlplayground.roofline``); ``--trace-dir DIR`` adds a profiler trace per point.
+The test itself is ``dlplayground.bench.suite.test_inference``; the options, fixtures and the parametrization
+over (model, batch size) come from the plugin ``dlplayground.bench.plugin`` (registered by the root conftest).
 """
 
-from __future__ import annotations
+from dlplayground.bench.suite import test_inference
 
-import pytest
-
-from dlplayground.devices import dtype_name
-from dlplayground.results import TimingRecord
-from dlplayground.sweep import PointSkipped
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if {"model_name", "batch_size"} <= set(metafunc.fixturenames):
-        from conftest import BENCH_CONFIG
-
-        config = metafunc.config.stash[BENCH_CONFIG]
-        points = [(spec.name, b) for spec in config.models for b in config.batch_sizes[spec.name]]
-        metafunc.parametrize(("model_name", "batch_size"), points, ids=[f"{m}-b{b}" for m, b in points])
-
-
-def hand_to_pytest_benchmark(benchmark, record: TimingRecord) -> None:
-    """Give pytest-benchmark our samples instead of letting it time the call a second way.
-
-    pytest-benchmark has no public API for externally measured samples; ``_make_stats`` is the same
-    entry its own ``pedantic`` mode uses (stable across 3.x-5.x). Each sample is one call (iterations=1).
-    """
-    if benchmark.disabled:
-        return
-    stats = benchmark._make_stats(1)
-    for seconds in record.times_s:
-        stats.update(seconds)
-    benchmark._mode = "dlplayground.timing"
-
-
-def test_inference(benchmark, sweep, model_name: str, batch_size: int) -> None:
-    config = sweep.config
-    benchmark.group = f"{model_name} on {config.device} ({dtype_name(config.dtype)})"
-    try:
-        record = sweep.run_point(model_name, batch_size)
-    except PointSkipped as reason:
-        benchmark.skipped = True
-        pytest.skip(str(reason))
-    hand_to_pytest_benchmark(benchmark, record)
-    benchmark.extra_info.update(record.to_dict())
-    benchmark.extra_info.update(sweep.point_extras(record))  # achieved GFLOP/s, % of peak (derived)
-    # Invariants of a valid measurement (not wall-clock thresholds).
-    assert record.batch_size == batch_size
-    assert len(record.times_s) >= config.timer.min_rounds
-    assert record.threads == config.threads or config.device.type != "cpu"
+__all__ = ["test_inference"]

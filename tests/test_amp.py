@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dlplayground.errors import UserInputError
-from dlplayground.text.amp import select_precision
+from dlplayground.studies.gods.amp import select_precision
 
 CPU = torch.device("cpu")
 CUDA = torch.device("cuda")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dlplayground.bench_config import QUICK_BATCH_SIZES, BenchConfig, BenchOptions, parse_batch_sizes
+from dlplayground.bench.config import QUICK_BATCH_SIZES, BenchConfig, BenchOptions, parse_batch_sizes
+from dlplayground.bench.models import BUILTIN_MODELS
 from dlplayground.errors import UserInputError
-from dlplayground.models import BUILTIN_MODELS
 
 
 def test_batch_size_lists_and_pow2_ranges():
@@ -59,7 +59,7 @@ def test_quick_profile_covers_every_family_with_at_least_four_batch_sizes():
         ({"models": "mlp,resnet9000"}, r"unknown model 'resnet9000'; choose 'mlp', 'cnn'"),
         ({"models": "mlp,mlp"}, "names a model twice"),
         ({"models": "no_such_pkg.mod:factory"}, "cannot import module 'no_such_pkg.mod'"),
-        ({"models": "dlplayground.models:nope"}, "has no callable 'nope'"),
+        ({"models": "dlplayground.bench.models:nope"}, "has no callable 'nope'"),
         ({"device": "tpu"}, "not a device"),
         ({"dtype": "float8"}, "not a dtype"),
         ({"dtype": "float16"}, "not supported on cpu"),

@@ -28,7 +28,7 @@ def test_absent_device_without_if_available_is_an_error(capsys, monkeypatch):
         (["bench", "--models", "nope"], "unknown model 'nope'"),
         (["bench", "--batch-sizes", "-1"], "positive integer, got -1"),
         (["bench", "--dtype", "int8"], "not a dtype"),
-        (["run", "no_such_study"], "unknown experiment 'no_such_study'"),
+        (["run", "no_such_study"], "unknown study 'no_such_study'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, argv, message):

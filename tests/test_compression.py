@@ -9,7 +9,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from dlplayground.compression import (
+from dlplayground.nets import MLP, SmallCNN
+from dlplayground.studies.dropout.compression import (
     PruneCurve,
     distill,
     kd_loss,
@@ -20,8 +21,7 @@ from dlplayground.compression import (
     pruned_copy,
     weight_sparsity,
 )
-from dlplayground.models import MLP, SmallCNN
-from dlplayground.training import TrainConfig, fit
+from dlplayground.studies.dropout.training import TrainConfig, fit
 
 
 def _weights(model: nn.Module) -> torch.Tensor:

@@ -22,9 +22,9 @@ import pytest
 import torch
 
 from dlplayground.data.zindi import read_zindi_csv, sample_paths
-from dlplayground.text.amp import select_precision
-from dlplayground.text.distributed import DistContext, context_from_env, process_group, run_rank
-from dlplayground.text.longformer import (
+from dlplayground.studies.gods.amp import select_precision
+from dlplayground.studies.gods.distributed import DistContext, context_from_env, process_group, run_rank
+from dlplayground.studies.gods.longformer import (
     QUICK_SPEC,
     attention_window_of,
     build_scratch_model,
@@ -32,7 +32,7 @@ from dlplayground.text.longformer import (
     train_tokenizer,
     wrap_tokenizer,
 )
-from dlplayground.text.train import TrainConfig, train_classifier
+from dlplayground.studies.gods.train import TrainConfig, train_classifier
 
 CPU = torch.device("cpu")
 N_EXAMPLES = 64  # a multiple of the global batch: every step has a full batch on every rank

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import importlib
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load_experiment():
-    name = "dropout_overfitting_under_test"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / "dropout_overfitting.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses resolve their module through sys.modules
-    spec.loader.exec_module(module)
-    return module
+    """The study module (a package module: importable, no file-path loading)."""
+    return importlib.import_module("dlplayground.studies.dropout.study")
 
 
 @pytest.fixture(scope="module")

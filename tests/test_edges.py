@@ -7,9 +7,8 @@ import pytest
 from scipy import ndimage as ndi
 from skimage.feature import canny
 
-from dlplayground.edge_scenes import SCENE_KINDS, degrade, make_scenes
-from dlplayground.edge_scoring import match_edges
-from dlplayground.edges import (
+from dlplayground.errors import UserInputError
+from dlplayground.studies.edges.operators import (
     OPERATORS,
     check_image,
     check_image_stack,
@@ -18,7 +17,8 @@ from dlplayground.edges import (
     operator_grid,
     zero_crossings,
 )
-from dlplayground.errors import UserInputError
+from dlplayground.studies.edges.scenes import SCENE_KINDS, degrade, make_scenes
+from dlplayground.studies.edges.scoring import match_edges
 
 ALL_PAIRS = [(op, s) for s in (0.0, 1.0, 2.0) for op in OPERATORS if s > 0 or OPERATORS[op].allows_unsmoothed]
 

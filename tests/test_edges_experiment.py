@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+import importlib
 
 import joblib
 import numpy as np
@@ -13,16 +11,11 @@ import pytest
 from dlplayground.data.olivetti import CACHE_FILE
 from dlplayground.results import read_envelope
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "edge_operators.py"
-
 
 @pytest.fixture(scope="module")
 def study():
-    spec = importlib.util.spec_from_file_location("edge_operators_study", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The study module (a package module: importable, no file-path loading)."""
+    return importlib.import_module("dlplayground.studies.edges.study")
 
 
 @pytest.fixture

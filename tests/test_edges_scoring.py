@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlplayground.edge_scenes import MIN_CONTRAST, degrade, make_scenes
-from dlplayground.edge_scoring import (
+from dlplayground.errors import UserInputError
+from dlplayground.studies.edges.operators import EdgeResponse
+from dlplayground.studies.edges.scenes import MIN_CONTRAST, degrade, make_scenes
+from dlplayground.studies.edges.scoring import (
     DatasetScore,
     MatchCounts,
     bootstrap_mean,
@@ -19,8 +21,6 @@ from dlplayground.edge_scoring import (
     sweep,
     threshold_grid,
 )
-from dlplayground.edges import EdgeResponse
-from dlplayground.errors import UserInputError
 
 
 def _line(shape=(20, 20), row=10, cols=slice(4, 16)):
@@ -204,7 +204,7 @@ def test_gradient_beats_plain_laplacian_on_noisy_shapes():
 
 
 def test_task_runner_gives_the_same_results_in_a_process_pool():
-    from dlplayground.edge_benchmark import Condition, TaskRunner, score_condition
+    from dlplayground.studies.edges.evaluation import Condition, TaskRunner, score_condition
 
     calls = [{"cond": Condition(kind, 0.0, 0.05), "images_per_kind": 2, "size_px": 48, "grid": [("dog", 1.0)],
               "n_thresholds": 5, "tolerance_px": 1.5, "seed": 3} for kind in ("shapes", "faces")]

@@ -6,8 +6,7 @@ carries the figures the issue asks for: the classifier's test ROC-AUC against th
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import importlib
 from pathlib import Path
 from types import ModuleType
 
@@ -16,7 +15,8 @@ import pytest
 from PIL import Image
 from sklearn.decomposition import PCA
 
-from dlplayground.eigenfaces import (
+from dlplayground.results import read_envelope
+from dlplayground.studies.eigenfaces.pipeline import (
     SHORTCUT_FEATURES,
     DistanceFromFaceSpace,
     SearchConfig,
@@ -29,20 +29,14 @@ from dlplayground.eigenfaces import (
     standardise_images,
     variance_curve,
 )
-from dlplayground.results import read_envelope
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def study() -> ModuleType:
-    """``experiments/eigenfaces.py`` imported as a module (experiments/ is not a package)."""
-    name = "experiments_eigenfaces_under_test"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / "eigenfaces.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    """The study module (a package module: importable, no file-path loading)."""
+    return importlib.import_module("dlplayground.studies.eigenfaces.study")
 
 
 @pytest.fixture(scope="module")

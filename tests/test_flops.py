@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from dlplayground.flops import count_forward, recurrent_flops, tensor_bytes
+from dlplayground.bench.flops import count_forward, recurrent_flops, tensor_bytes
 
 F32 = 4  # bytes per float32 element
 
@@ -184,7 +184,7 @@ def test_tensor_bytes_counts_a_tensor_passed_twice_once():
 
 def test_zoo_models_are_counted(tmp_path):
     """Every built-in model gets a positive FLOP count that includes its dominant layers."""
-    from dlplayground.models import BUILTIN_MODELS, build
+    from dlplayground.bench.models import BUILTIN_MODELS, build
 
     expected_per_item = {
         "mlp": 2 * (784 * 1024 + 1024 * 1024 * 2 + 1024 * 10),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -13,23 +13,17 @@ import pytest
 
 from dlplayground.data.zindi import read_zindi_csv, sample_paths
 from dlplayground.results import read_envelope
-from dlplayground.text import distributed
-from dlplayground.text.longformer import QUICK_SPEC, build_scratch_model, train_tokenizer, wrap_tokenizer
+from dlplayground.studies.gods import distributed
+from dlplayground.studies.gods.longformer import QUICK_SPEC, build_scratch_model, train_tokenizer, wrap_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "experiments" / "gods_longformer.py"
 FAST = ["--quick", "--steps", "2", "--imbalance", "oversample"]
 
 
 @pytest.fixture(scope="module")
 def study() -> ModuleType:
-    """``experiments/gods_longformer.py`` imported as a module (experiments/ is not a package)."""
-    name = "experiments_gods_longformer_under_test"
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    """The study module (a package module: importable, no file-path loading)."""
+    return importlib.import_module("dlplayground.studies.gods.study")
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
@@ -54,7 +48,8 @@ def _small_corpus(tmp_path: Path) -> tuple[Path, Path]:
 def test_quick_run_on_two_gloo_ranks(tmp_path: Path) -> None:
     out = tmp_path / "quick"
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(SCRIPT),
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "dlplayground.studies.gods.study",
          "--quick", "--out", str(out)],
         capture_output=True, text=True, timeout=180, check=False,
     )
@@ -87,7 +82,8 @@ def test_quick_run_on_two_gloo_ranks(tmp_path: Path) -> None:
 @pytest.mark.distributed
 def test_bad_input_under_torchrun_exits_non_zero_with_the_error(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(SCRIPT),
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "dlplayground.studies.gods.study",
          *FAST, "--train", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "out")],
         capture_output=True, text=True, timeout=120, check=False,
     )

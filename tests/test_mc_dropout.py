@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from dlplayground.mc_dropout import (
+from dlplayground.nets import MLP, SmallCNN
+from dlplayground.studies.dropout.mc_dropout import (
     dropout_curve,
     dropout_modules,
     eval_time_dropout,
@@ -15,7 +16,6 @@ from dlplayground.mc_dropout import (
     mc_accuracies,
     normalised_auc,
 )
-from dlplayground.models import MLP, SmallCNN
 
 
 def _snapshot(model: nn.Module) -> tuple[dict[str, bool], dict[str, torch.Tensor], dict[str, float]]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dlplayground.bench.models import BUILTIN_MODELS, ModelSpec, build
 from dlplayground.errors import UserInputError
-from dlplayground.models import BUILTIN_MODELS, MLP, ModelSpec, SmallCNN, build
+from dlplayground.nets import MLP, SmallCNN
 
 
 @pytest.mark.parametrize("name", list(BUILTIN_MODELS))

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from dlplayground.peaks import PeakConfig, Peaks, copy_gb_s, matmul_gflop_s, measure_peaks
-from dlplayground.timing import TimerConfig
+from dlplayground.bench.peaks import PeakConfig, Peaks, copy_gb_s, matmul_gflop_s, measure_peaks
+from dlplayground.bench.timing import TimerConfig
 
 
 class FakeTimer:

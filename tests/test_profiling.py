@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-import dlplayground.sweep as sweep_mod
-from dlplayground.bench_config import BenchConfig, BenchOptions
-from dlplayground.peaks import Peaks
-from dlplayground.profiling import TraceSchedule, safe_name, trace_point, worker_name
-from dlplayground.sweep_summary import summary_lines
+import dlplayground.bench.sweep as sweep_mod
+from dlplayground.bench.config import BenchConfig, BenchOptions
+from dlplayground.bench.peaks import Peaks
+from dlplayground.bench.profiling import TraceSchedule, safe_name, trace_point, worker_name
+from dlplayground.bench.summary import summary_lines
 
 FAKE_PEAKS = Peaks(matmul_gflop_s=100.0, bandwidth_gb_s=10.0, dtype="float32", device="cpu", threads=1,
                    matmul_n=512, matmul_median_gflop_s=90.0, matmul_by_n=[], copy_bytes=1 << 20,

@@ -339,7 +339,7 @@ def test_roofline_section_figure_and_diagnosis(batch_result, tmp_path):
     import base64
     from html import unescape
 
-    from dlplayground.report.roofline import CAPTION, DIAGNOSIS_COLUMNS
+    from dlplayground.report.roofline_plot import CAPTION, DIAGNOSIS_COLUMNS
 
     src = batch_result("run", models=("mlp", "cnn"), peaks=PEAKS, **COMPUTE_SIDE)
     out = tmp_path / "r"

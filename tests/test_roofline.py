@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from dlplayground.report.roofline import DIAGNOSIS_COLUMNS, diagnosis_rows, plot_roofline, point_rows
-from dlplayground.results import TimingRecord
-from dlplayground.roofline import (
+from dlplayground.bench.roofline import (
     COMPUTE,
     MEMORY,
     OVERHEAD,
@@ -22,6 +20,8 @@ from dlplayground.roofline import (
     place,
     rule_text,
 )
+from dlplayground.report.roofline_plot import DIAGNOSIS_COLUMNS, diagnosis_rows, plot_roofline, point_rows
+from dlplayground.results import TimingRecord
 
 ROOFS = Roofs(peak_gflop_s=100.0, peak_gb_s=10.0)
 PEAKS = {"matmul_gflop_s": 100.0, "bandwidth_gb_s": 10.0, "dtype": "float32"}

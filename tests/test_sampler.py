@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 import torch
 
-from dlplayground.text.sampler import (
+from dlplayground.studies.gods.sampler import (
     DistributedUndersampler,
     DistributedWeightedSampler,
     balanced_class_weights,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.optimize import nnls
 
+from dlplayground.bench.saturation import SaturationConfig, analyse, fit_latency_model
 from dlplayground.errors import UserInputError
 from dlplayground.results import TimingRecord
-from dlplayground.saturation import SaturationConfig, analyse, fit_latency_model
 
 BATCHES = [1, 2, 4, 8, 16, 32, 64, 128]
 

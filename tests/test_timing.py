@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dlplayground.bench.timing import PointSpec, TimerConfig, measure_inference, time_call
 from dlplayground.errors import UserInputError
-from dlplayground.timing import PointSpec, TimerConfig, measure_inference, time_call
 
 CPU = torch.device("cpu")
 

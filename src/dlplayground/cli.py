@@ -1,8 +1,9 @@
 """``dlplayground`` / ``python -m dlplayground``: bench, run EXPERIMENT, report, compare.
 
-* ``bench`` runs the batch-size study (the pytest-benchmark suite in ``benchmarks/``) on one device, writes the
-  JSON envelope and, with ``--report DIR``, builds the report from it.
-* ``run NAME [ARGS...]`` runs ``experiments/NAME.py`` with its own flags (``run NAME --help``).
+* ``bench`` runs the batch-size study (the pytest-benchmark suite ``dlplayground.bench.suite``) on one device,
+  writes the JSON envelope and, with ``--report DIR``, builds the report from it.
+* ``run NAME [ARGS...]`` runs the study ``NAME`` (``dlplayground.studies``) with its own flags
+  (``run NAME --help``).
 * ``report`` and ``compare`` turn envelopes into Markdown/HTML and gate on regressions.
 
 Bad input ends with one ``error:`` line and exit code 2; an absent device with ``--if-available`` ends with a
@@ -13,33 +14,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import importlib.util
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dlplayground.errors import UserInputError, choices_text
-
-CHECKOUT = Path(__file__).resolve().parents[2]
-
-
-def _find_dir(name: str) -> Path:
-    """Find ``benchmarks/`` or ``experiments/``: in the current folder, else beside the source checkout."""
-    for base in (Path.cwd(), CHECKOUT):
-        if (base / name).is_dir():
-            return base / name
-    raise UserInputError(
-        f"cannot find the {name}/ folder in {str(Path.cwd())!r} or {str(CHECKOUT)!r}; "
-        "run from a DL-Playground checkout (pip install -e .)"
-    )
+from dlplayground.errors import UserInputError
 
 
 # -------------------------------------------------------------------------------------------- bench
 def _add_bench(sub: argparse._SubParsersAction) -> None:
-    from dlplayground.bench_config import BenchOptions
+    from dlplayground.bench.config import BenchOptions
 
     p = sub.add_parser("bench", help="run the batch-size vs. inference-time study on one device",
-                       description="Run the batch-size study (pytest benchmarks/) and write its JSON envelope.")
+                       description="Run the batch-size study (its pytest-benchmark suite) and write its JSON envelope.")
     for option, attr, help_text, default in BenchOptions.option_fields():
         option = "--trace" if option == "--trace-dir" else option
         if isinstance(default, bool):
@@ -58,7 +45,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 def _bench(args: argparse.Namespace) -> int:
     import pytest
 
-    from dlplayground.bench_config import BenchConfig, BenchOptions
+    from dlplayground.bench import suite as bench_suite
+    from dlplayground.bench.config import BenchConfig, BenchOptions
     from dlplayground.devices import DeviceUnavailableError
 
     values = {attr: getattr(args, attr) for _, attr, _, _ in BenchOptions.option_fields()}
@@ -69,7 +57,6 @@ def _bench(args: argparse.Namespace) -> int:
             print(f"skipped: {exc}")
             return 0
         raise
-    bench_dir = _find_dir("benchmarks")
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     device_tag = str(config.device).replace(":", "")
     out = args.out or Path("reports") / "batch_size" / f"{device_tag}-{stamp}.json"
@@ -81,8 +68,11 @@ def _bench(args: argparse.Namespace) -> int:
     # pytest-benchmark writes the JSON as it goes; write it beside the target and move it into place only
     # when the run succeeded, so a failed or interrupted run never leaves a half-written results file.
     partial = out.with_name(f".{out.name}.partial")
-    pytest_args = [str(bench_dir), "--rootdir", str(bench_dir.parent), "-p", "no:cacheprovider",
-                   f"--benchmark-json={partial}"]
+    # The suite and its pytest.ini ship in the package, so this runs the same from a checkout, a wheel or
+    # another project's folder; the ini beside the suite keeps the caller's pytest configuration out.
+    suite = Path(bench_suite.__file__)
+    pytest_args = [str(suite), "-c", str(suite.with_name("pytest.ini")), "--rootdir", str(suite.parent),
+                   "-p", "dlplayground.bench.plugin", f"--benchmark-json={partial}"]
     for option, attr, _, default in BenchOptions.option_fields():
         value = values[attr]
         if isinstance(default, bool):
@@ -107,30 +97,19 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- run
-def _experiments() -> dict[str, Path]:
-    folder = _find_dir("experiments")
-    return {p.stem: p for p in sorted(folder.glob("*.py")) if not p.stem.startswith("_")}
-
-
 def _add_run(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run a study from experiments/ (run NAME --help for its flags)",
-                       description="Run experiments/NAME.py; the arguments after NAME go to the experiment.")
-    p.add_argument("experiment", help="experiment name, e.g. edge_operators")
+    p = sub.add_parser("run", help="run a study (run NAME --help for its flags)",
+                       description="Run the study NAME; the arguments after NAME go to the study.")
+    p.add_argument("experiment", metavar="NAME",
+                   help="dropout_overfitting, edge_operators, eigenfaces or gods_longformer")
     p.add_argument("experiment_args", nargs=argparse.REMAINDER, help="the experiment's own flags")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    available = _experiments()
-    path = available.get(args.experiment)
-    if path is None:
-        raise UserInputError(f"unknown experiment {args.experiment!r}; choose {choices_text(available)}")
-    spec = importlib.util.spec_from_file_location(f"experiments.{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    sys.modules[spec.name] = module  # dataclasses and pickling look their module up by name
-    spec.loader.exec_module(module)
-    return int(module.main(args.experiment_args))
+    from dlplayground.studies import study_main
+
+    return int(study_main(args.experiment)(args.experiment_args))
 
 
 # --------------------------------------------------------------------------------------------- main

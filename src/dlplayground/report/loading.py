@@ -79,7 +79,7 @@ class LatencyModel:
 
 @dataclass(frozen=True)
 class SaturationInfo:
-    """The saturation analysis of one model's throughput curve (see ``dlplayground.saturation``)."""
+    """The saturation analysis of one model's throughput curve (see ``dlplayground.bench.saturation``)."""
 
     saturation_batch: int | None = None
     ci_low: int | None = None

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from dlplayground import __version__
-from dlplayground.report import plots, roofline
+from dlplayground.bench.roofline import Roofs
+from dlplayground.report import plots, roofline_plot
 from dlplayground.report.compare import IMPROVEMENT, REGRESSION, compare_envelopes
 from dlplayground.report.document import (
     Callout,
@@ -31,7 +32,6 @@ from dlplayground.report.document import (
 from dlplayground.report.loading import ReportInputs, Run, Series, slug
 from dlplayground.results import BATCH_SIZE_STUDY, TimingRecord
 from dlplayground.results import Figure as ResultFigure
-from dlplayground.roofline import Roofs
 
 STUDY_TITLES = {
     BATCH_SIZE_STUDY: "Batch size vs. inference time",
@@ -109,7 +109,7 @@ def _peak_value(value: Any) -> str:
 
 
 def _roofline_cells(columns: Sequence[str], row: Sequence[Any]) -> list[str]:
-    """A row of ``roofline.diagnosis_rows``/``point_rows`` as text: percentages with one decimal, numbers rounded."""
+    """A row of ``roofline_plot.diagnosis_rows``/``point_rows`` as text: percentages to one decimal, numbers rounded."""
     return [f"{value:.1f}%" if "%" in column and isinstance(value, int | float) else fmt_num(value)
             for column, value in zip(columns, row, strict=True)]
 
@@ -355,15 +355,15 @@ class DocumentBuilder:
             where += f" [{run.label}]"
         base = self.figure_base(run.label, f"roofline-{device}-{dtype}")
         png, svg = base.with_suffix(".png"), base.with_suffix(".svg")
-        roofline.plot_roofline(records, peaks, png, f"Roofline: {where}", saturation=saturation, svg_path=svg)
+        roofline_plot.plot_roofline(records, peaks, png, f"Roofline: {where}", saturation=saturation, svg_path=svg)
         blocks: list = [Paragraph(
             f"Ceilings measured on {where} before the first point: matmul peak {fmt_num(roofs.peak_gflop_s)} "
             f"GFLOP/s, copy bandwidth {fmt_num(roofs.peak_gb_s)} GB/s, so the ridge is at "
             f"{fmt_num(roofs.ridge_flop_per_byte)} FLOP/B. Points left of the ridge can at best be memory-bound, "
             "right of it compute-bound; a point far below both roofs loses its time to per-call overhead."
-        ), FigureBlock(f"Roofline: {where}", self.rel(png), roofline.CAPTION, svg_path=self.rel(svg))]
-        columns = roofline.DIAGNOSIS_COLUMNS
-        rows = roofline.diagnosis_rows(records, saturation, peaks)
+        ), FigureBlock(f"Roofline: {where}", self.rel(png), roofline_plot.CAPTION, svg_path=self.rel(svg))]
+        columns = roofline_plot.DIAGNOSIS_COLUMNS
+        rows = roofline_plot.diagnosis_rows(records, saturation, peaks)
         if rows:
             blocks.append(TableBlock("What bounds each model at its saturation batch", list(columns),
                                      [_roofline_cells(columns, row) for row in rows],
@@ -371,9 +371,9 @@ class DocumentBuilder:
         else:
             blocks.append(Paragraph("No model here has a saturation analysis, so there is no point to diagnose; "
                                     "the figure shows the measured points only."))
-        columns = roofline.POINT_COLUMNS
+        columns = roofline_plot.POINT_COLUMNS
         blocks.append(TableBlock("Every point on the roofline", list(columns),
-                                 [_roofline_cells(columns, row) for row in roofline.point_rows(records, peaks)],
+                                 [_roofline_cells(columns, row) for row in roofline_plot.point_rows(records, peaks)],
                                  numeric=set(range(1, len(columns))), collapsed=True))
         title = ROOFLINE_TITLE + (f": {device}, {dtype}" if several else "")
         if several and self.several_batch_runs:

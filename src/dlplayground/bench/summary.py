@@ -3,9 +3,9 @@ peaks, then one line per model ending in what bounds it at its saturation batch 
 
 from __future__ import annotations
 
-from dlplayground.peaks import Peaks
-from dlplayground.roofline import rule_text
-from dlplayground.saturation import Saturation
+from dlplayground.bench.peaks import Peaks
+from dlplayground.bench.roofline import rule_text
+from dlplayground.bench.saturation import Saturation
 
 
 def describe(name: str, sat: Saturation, oom_batch: int | None) -> str:

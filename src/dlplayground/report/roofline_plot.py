@@ -5,7 +5,7 @@ model through its batch sizes, under the device's two measured ceilings: the cop
 ``W`` GB/s) and the matmul peak (flat at ``P`` GFLOP/s), meeting at the ridge ``P / W``. A bigger batch
 usually moves a point up and to the right (weights are reused over more items); a point far below both
 roofs spends its time elsewhere (overhead). Figures and rows are derived from the records' FLOPs, bytes and
-raw samples plus ``environment["peaks"]``, with the rule in ``dlplayground.roofline``.
+raw samples plus ``environment["peaks"]``, with the rule in ``dlplayground.bench.roofline``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
+from dlplayground.bench.roofline import Roofs, diagnose_record, place, rule_text
 from dlplayground.report.plots import META, PNG_DPI, RC, plain, plain_log_labels
 from dlplayground.results import TimingRecord
-from dlplayground.roofline import Roofs, diagnose_record, place, rule_text
 
 DIAGNOSIS_COLUMNS = ["model", "saturation batch", "FLOPs / item", "intensity (FLOP/B)", "GFLOP/s",
                      "% of matmul peak", "GB/s", "% of bandwidth", "bound", "diagnosis"]
@@ -143,7 +143,7 @@ def diagnosis_rows(
     peaks: Mapping[str, Any],
 ) -> list[list[Any]]:
     """One row per model (columns ``DIAGNOSIS_COLUMNS``): its point at the saturation batch on the roofline
-    and what bounds it there, re-derived from the records with ``dlplayground.roofline.diagnose``.
+    and what bounds it there, re-derived from the records with ``dlplayground.bench.roofline.diagnose``.
 
     ``saturation`` maps a model to its ``Saturation`` or the envelope's dict form of it.
     """

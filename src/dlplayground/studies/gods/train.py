@@ -19,10 +19,10 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from dlplayground.text.amp import PrecisionPlan
-from dlplayground.text.distributed import DistContext, all_gather_objects, all_reduce_sum
-from dlplayground.text.longformer import pad_batch
-from dlplayground.text.sampler import IMBALANCE_STRATEGIES, balanced_class_weights, build_sampler
+from dlplayground.studies.gods.amp import PrecisionPlan
+from dlplayground.studies.gods.distributed import DistContext, all_gather_objects, all_reduce_sum
+from dlplayground.studies.gods.longformer import pad_batch
+from dlplayground.studies.gods.sampler import IMBALANCE_STRATEGIES, balanced_class_weights, build_sampler
 
 
 @dataclass(frozen=True)

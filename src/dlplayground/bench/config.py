@@ -15,11 +15,11 @@ from typing import Any
 import torch
 
 from dlplayground.atomic import ensure_writable_dir
+from dlplayground.bench.models import BUILTIN_MODELS, ModelSpec, resolve_model
+from dlplayground.bench.saturation import SaturationConfig
+from dlplayground.bench.timing import TimerConfig
 from dlplayground.devices import dtype_name, parse_device, parse_dtype
 from dlplayground.errors import UserInputError
-from dlplayground.models import BUILTIN_MODELS, ModelSpec, resolve_model
-from dlplayground.saturation import SaturationConfig
-from dlplayground.timing import TimerConfig
 
 QUICK_BATCH_SIZES = (1, 2, 4, 8)
 QUICK_TIMER = TimerConfig(warmup_calls=2, warmup_s=0.05, min_rounds=5, max_rounds=30, target_time_s=0.05)

@@ -6,10 +6,10 @@ Points run model by model in ascending batch order: the first out-of-memory erro
 and the larger batches are skipped, not failed.
 
 After a point is timed -- never inside the timed region -- one more forward pass counts its FLOPs and
-estimates its bytes moved (``dlplayground.flops``), and with ``trace_dir`` set a profiler trace is recorded
-(``dlplayground.profiling``). The device's matmul and bandwidth ceilings are measured once per run, before
-the first point (``dlplayground.peaks``), and go into the environment section; each model's saturation
-analysis gets a one-line diagnosis of what bounds it there (``dlplayground.roofline``).
+estimates its bytes moved (``dlplayground.bench.flops``), and with ``trace_dir`` set a profiler trace is recorded
+(``dlplayground.bench.profiling``). The device's matmul and bandwidth ceilings are measured once per run, before
+the first point (``dlplayground.bench.peaks``), and go into the environment section; each model's saturation
+analysis gets a one-line diagnosis of what bounds it there (``dlplayground.bench.roofline``).
 """
 
 from __future__ import annotations
@@ -21,18 +21,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from dlplayground.bench_config import BenchConfig
+from dlplayground.bench.config import BenchConfig
+from dlplayground.bench.flops import count_forward
+from dlplayground.bench.models import InputFactory, ModelSpec, build
+from dlplayground.bench.peaks import FULL_PEAKS, QUICK_PEAKS, Peaks, measure_peaks
+from dlplayground.bench.profiling import trace_point
+from dlplayground.bench.roofline import Roofs, diagnose_record, place
+from dlplayground.bench.saturation import Saturation, analyse
+from dlplayground.bench.timing import PointSpec, measure_inference
 from dlplayground.devices import dtype_name, empty_cache, environment_fingerprint, is_out_of_memory
-from dlplayground.experiment import progress
-from dlplayground.flops import count_forward
-from dlplayground.models import InputFactory, ModelSpec, build
-from dlplayground.peaks import FULL_PEAKS, QUICK_PEAKS, Peaks, measure_peaks
-from dlplayground.profiling import trace_point
 from dlplayground.results import BATCH_SIZE_STUDY, SCHEMA_VERSION, TimingRecord
-from dlplayground.roofline import Roofs, diagnose_record, place
-from dlplayground.saturation import Saturation, analyse
 from dlplayground.seeding import seed_everything
-from dlplayground.timing import PointSpec, measure_inference
+from dlplayground.studies.runner import progress
 
 
 @dataclass

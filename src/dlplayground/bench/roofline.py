@@ -1,8 +1,8 @@
 """The roofline: where each benchmark point sits against the device's measured ceilings, and what bounds it.
 
-For a point with ``F`` FLOPs and an estimated ``B`` bytes moved per forward pass (``dlplayground.flops``),
+For a point with ``F`` FLOPs and an estimated ``B`` bytes moved per forward pass (``dlplayground.bench.flops``),
 taking ``t`` seconds (median), on a device whose measured ceilings are ``P`` GFLOP/s (square matmul) and
-``W`` GB/s (copy) (``dlplayground.peaks``):
+``W`` GB/s (copy) (``dlplayground.bench.peaks``):
 
 * arithmetic intensity ``I = F / B`` (FLOP per byte); the *ridge* is ``P / W``;
 * achieved ``F / t`` GFLOP/s and ``B / t`` GB/s;

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from dlplayground.edge_scenes import SCENE_KINDS, degrade, make_scenes
-from dlplayground.edge_scoring import DEFAULT_TOLERANCE_PX, SweepTable, match_edges, score_dataset
-from dlplayground.edges import edge_response
+from dlplayground.studies.edges.operators import edge_response
+from dlplayground.studies.edges.scenes import SCENE_KINDS, degrade, make_scenes
+from dlplayground.studies.edges.scoring import DEFAULT_TOLERANCE_PX, SweepTable, match_edges, score_dataset
 
 
 @dataclass(frozen=True)

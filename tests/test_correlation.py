@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from dlplayground.stats import correlate, kendall, partial_spearman, spearman
+from dlplayground.studies.dropout.correlation import correlate, kendall, partial_spearman, spearman
 
 
 def _bivariate(rho: float, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.modules.dropout import _DropoutNd
 
-from dlplayground.training import accuracy
+from dlplayground.studies.dropout.training import accuracy
 
 Mode = Literal["native", "inserted"]
 MODES: tuple[str, ...] = ("native", "inserted")

@@ -35,8 +35,8 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 from scipy.spatial import cKDTree
 
-from dlplayground.edges import EdgeResponse, check_image, edge_response
 from dlplayground.errors import UserInputError
+from dlplayground.studies.edges.operators import EdgeResponse, check_image, edge_response
 
 DEFAULT_TOLERANCE_PX = 1.5
 PRATT_ALPHA = 1.0 / 9.0

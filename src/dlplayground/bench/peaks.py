@@ -9,7 +9,7 @@ models with what this machine, this torch build and this thread count actually r
 * **bandwidth GB/s** -- ``dst.copy_(src)`` of a buffer far larger than the caches, counting the bytes read
   *and* written (``2 * nbytes`` per call).
 
-Both go through the shared timer (``dlplayground.timing.time_call``): the same thread count, warm-up and
+Both go through the shared timer (``dlplayground.bench.timing.time_call``): the same thread count, warm-up and
 device synchronisation as the benchmark points. The ceiling is the *best* call (the fastest sample): a
 ceiling is what the device can do, and the best call is the one least disturbed by other work on the
 machine; the median is recorded beside it. ``time_fn`` can be replaced, which is how the tests check the
@@ -26,8 +26,8 @@ from typing import Any
 
 import torch
 
+from dlplayground.bench.timing import TimerConfig, time_call
 from dlplayground.devices import dtype_name
-from dlplayground.timing import TimerConfig, time_call
 
 TimeFn = Callable[[Callable[[], object], torch.device, TimerConfig], tuple[list[float], int, str]]
 

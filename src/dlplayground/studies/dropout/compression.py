@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import prune
 
-from dlplayground.training import TrainConfig, fit, predict_logits
+from dlplayground.studies.dropout.training import TrainConfig, fit, predict_logits
 
 PruneMethod = Literal["magnitude", "random"]
 PRUNE_METHODS: tuple[str, ...] = ("magnitude", "random")
