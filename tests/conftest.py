@@ -8,23 +8,28 @@ at batch 16, the saturation entry written by default (CI 8-32). ``peaks=`` adds 
 environment and ``flops_per_item=``/``bytes_fixed=``/``bytes_per_item=`` a FLOP count F = f*b and a bytes
 estimate B = w + v*b to every record, as the current suite writes them, so the roofline can be checked.
 
-``chromium`` finds Debian's ``chromium``; when it is absent and we run as root under CI (``CI`` set) or with
-``DLPLAYGROUND_INSTALL_BROWSER=1``, it installs it with apt-get, otherwise the browser tests are skipped
-with the reason.
+``quick_bench`` is the session's one real run of the batch-size suite (through ``dlplayground bench``), shared
+by every test that needs what the producer really writes. ``chromium`` finds Debian's ``chromium`` (``.ci/run``
+installs it); without it the browser tests are skipped with the reason.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from dlplayground.bench.peaks import Peaks
+from dlplayground.bench.record import SweepRecord
+from dlplayground.bench.roofline import Diagnosis, Roofs, diagnose_record
+from dlplayground.bench.saturation import GainStep, LatencyModel, Saturation
 from dlplayground.results import (
     BATCH_SIZE_STUDY,
     Figure,
@@ -54,6 +59,22 @@ def synthetic_record(model: str, device: str, dtype: str, batch: int, *, a_ms: f
                         flops=flops, bytes_moved=bytes_moved)
 
 
+def peaks_entry(**overrides: Any) -> dict[str, Any]:
+    """A complete ``environment["peaks"]`` entry (a ``Peaks`` as the sweep stores it); ``overrides`` replace fields."""
+    peaks = Peaks(matmul_gflop_s=5000.0, bandwidth_gb_s=50.0, dtype="float32", device="cpu", threads=2, matmul_n=1024,
+                  matmul_median_gflop_s=4800.0, matmul_by_n=[{"n": 1024, "best_gflop_s": 5000.0,
+                                                               "median_gflop_s": 4800.0}],
+                  copy_bytes=1 << 26, bandwidth_median_gb_s=48.0, elapsed_s=1.0)
+    return {**peaks.to_dict(), **overrides}
+
+
+def _roofs_of(peaks: Any) -> Roofs | None:
+    try:
+        return Roofs.from_peaks(Peaks.from_dict(peaks))
+    except (TypeError, ValueError):
+        return None
+
+
 def write_batch_result(
     path: Path,
     *,
@@ -77,13 +98,15 @@ def write_batch_result(
 ) -> Path:
     """Write a batch-size envelope; ``saturation`` overrides the default per-model entry (None = default).
 
-    ``peaks`` becomes ``environment["peaks"]``; with ``flops_per_item`` every record at batch b carries
-    ``flops = flops_per_item * b`` and ``bytes_moved = bytes_fixed + bytes_per_item * b``.
+    ``peaks`` (fields of ``peaks_entry`` to override) becomes ``environment["peaks"]``; with ``flops_per_item``
+    every record at batch b carries ``flops = flops_per_item * b`` and ``bytes_moved = bytes_fixed +
+    bytes_per_item * b``, and the saturation entry carries the diagnosis the rule gives at batch 16.
+    ``saturation`` keys replace the default entry's fields in its JSON form (to write malformed files).
     """
     rng = np.random.default_rng(seed)
     env = {**ENVIRONMENT, "device": device, **(environment or {})}
     if peaks is not None:
-        env["peaks"] = peaks
+        env["peaks"] = {**peaks_entry(device=device, dtype=dtype), **peaks}
     benchmarks, sweeps, sats = [], {}, {}
     for model in models:
         measured = [b for b in batch_sizes if oom_batch_size is None or b < oom_batch_size]
@@ -98,21 +121,28 @@ def write_batch_result(
                                "params": {"model_name": model, "batch_size": r.batch_size},
                                "stats": {"median": r.quantile_s(0.5), "rounds": len(r.times_s)},
                                "extra_info": r.to_dict()})
-        sweeps[model] = {"family": "mlp", "batch_sizes": list(batch_sizes), "measured": measured,
-                         "oom_batch_size": oom_batch_size,
-                         "oom_message": "CUDA out of memory" if oom_batch_size else None}
+        sweeps[model] = SweepRecord(family="mlp", description="synthetic", batch_sizes=tuple(batch_sizes),
+                                    measured=tuple(measured), oom_batch_size=oom_batch_size,
+                                    oom_message="CUDA out of memory" if oom_batch_size else None).to_dict()
         best = max(records, key=lambda r: r.throughput_items_s)
-        sats[model] = {
-            "saturation_batch": 16, "ci_low": 8, "ci_high": 32, "ci_level": 0.95, "eps": 0.05,
-            "best_batch": best.batch_size, "best_throughput_items_s": best.throughput_items_s,
-            "gain_per_doubling": [{"from_batch": x.batch_size, "to_batch": y.batch_size,
-                                   "gain": y.throughput_items_s / x.throughput_items_s}
-                                  for x, y in zip(records, records[1:], strict=False)],
-            "latency_budget_ms": 5.0, "slo_batch": 16,
-            "latency_model": {"a_ms": a_ms * slowdown, "c_ms_per_item": c_ms * slowdown, "r2": 0.99},
-            "bootstrap_resamples": 300, "device": device, "dtype": dtype, "diagnosis": "overhead-bound at small batch",
-            **(saturation or {}),
-        }
+        sat = Saturation(
+            model=model, device=device, dtype=dtype, eps=0.05, saturation_batch=16, ci_low=8, ci_high=32,
+            ci_level=0.95, best_batch=best.batch_size, best_throughput_items_s=best.throughput_items_s,
+            at_sweep_edge=False,
+            gain_per_doubling=tuple(GainStep(x.batch_size, y.batch_size, y.throughput_items_s / x.throughput_items_s)
+                                    for x, y in zip(records, records[1:], strict=False)),
+            latency_budget_ms=5.0, slo_batch=16,
+            latency_model=LatencyModel(a_ms=a_ms * slowdown, c_ms_per_item=c_ms * slowdown, r2=0.99),
+            bootstrap_resamples=300,
+        )
+        # The diagnosis as the sweep makes it: by the rule, when the run has peaks and the points FLOP counts.
+        at_sat = next((r for r in records if r.batch_size == sat.saturation_batch), None)
+        roofs = _roofs_of(env.get("peaks"))
+        diagnosis = (diagnose_record(at_sat, batch_size=16, roofs=roofs, fixed_ms=a_ms * slowdown,
+                                     per_item_ms=c_ms * slowdown)
+                     if roofs is not None and counted else
+                     Diagnosis(bound="overhead-bound", batch_size=16, text="overhead-bound at small batch"))
+        sats[model] = {**replace(sat, diagnosis=diagnosis).to_dict(), **(saturation or {})}
     envelope = make_envelope(study=BATCH_SIZE_STUDY, environment=env, config={"device": device, "quick": True},
                              benchmarks=benchmarks, sweeps=sweeps, saturation=sats)
     return write_envelope(path, envelope)
@@ -159,34 +189,47 @@ def experiment_result(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-# ---------------------------------------------------------------------------------------------- browser
-def _install_chromium() -> str | None:
-    """Try ``apt-get install chromium``; return why it was not attempted or failed, None on success."""
-    wants = os.environ.get("CI") or os.environ.get("DLPLAYGROUND_INSTALL_BROWSER") == "1"
-    if not wants:
-        return "chromium is not installed (set DLPLAYGROUND_INSTALL_BROWSER=1 to let the tests install it)"
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "chromium is not installed and installing it needs root (apt-get install chromium)"
-    if shutil.which("apt-get") is None:
-        return "chromium is not installed and there is no apt-get to install it with"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"installing chromium failed: {' '.join(cmd)}: {exc}"
-        if done.returncode != 0:
-            return f"installing chromium failed: {' '.join(cmd)} exited {done.returncode}: {done.stderr[-300:]}"
-    return None
+# ------------------------------------------------------------------------------------ the real suite
+@dataclass(frozen=True)
+class QuickBench:
+    """The one real batch-size run the tests share: ``dlplayground bench --quick`` in a fresh process."""
+
+    json_path: Path
+    report_dir: Path
+    proc: subprocess.CompletedProcess
+
+
+QUICK_MODELS = ("mlp", "lstm")
+QUICK_BATCHES = (1, 2, 4, 8)
+QUICK_BUDGET_MS = 50
 
 
 @pytest.fixture(scope="session")
+def quick_bench(tmp_path_factory: pytest.TempPathFactory) -> QuickBench:
+    """Run the packaged suite once per session through the CLI (results JSON + report), as a user would.
+
+    Every test that needs what the producer really writes reads this run instead of starting its own: the
+    suite's envelope, pytest-benchmark's view of it, the CLI's atomic output and the report built from it.
+    """
+    base = tmp_path_factory.mktemp("quick-bench")
+    out, report = base / "results" / "quick.json", base / "report"
+    proc = subprocess.run(
+        [sys.executable, "-m", "dlplayground", "bench", "--quick", "--models", ",".join(QUICK_MODELS),
+         "--latency-budget-ms", str(QUICK_BUDGET_MS), "-o", str(out), "--report", str(report)],
+        cwd=base, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return QuickBench(out, report, proc)
+
+
+# ---------------------------------------------------------------------------------------------- browser
+@pytest.fixture(scope="session")
 def chromium() -> str:
-    """Path of a headless-capable Chromium, installing Debian's package when allowed; skip otherwise."""
+    """Path of a headless-capable Chromium; the browser tests are skipped, with the reason, without one.
+
+    Tests install nothing: ``.ci/run`` installs Debian's ``chromium`` before running them.
+    """
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
-        reason = _install_chromium()
-        found = shutil.which("chromium")
-        if found is None:
-            pytest.skip(reason or "chromium is still not on PATH after installing it")
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run installs it)")
     return found

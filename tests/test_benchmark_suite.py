@@ -1,4 +1,4 @@
-"""The batch-size suite end to end: real pytest runs of ``benchmarks/`` in a subprocess.
+"""The batch-size suite end to end: the session's shared quick run, and real ``pytest benchmarks`` runs.
 
 These check the shape and invariants of what the suite writes (never wall-clock thresholds): one JSON
 complete on its own, readable by our reader and by pytest-benchmark, OOM handled as a boundary, bad
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from dlplayground.bench.record import BatchSizeRun
 from dlplayground.results import read_envelope
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,17 +31,8 @@ def run_suite(*args: str, tmp_path: Path, extra_path: Path | None = None) -> sub
     )
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    out = tmp_path_factory.mktemp("quick") / "out.json"
-    proc = run_suite("--quick", "--models", "mlp,lstm", "--latency-budget-ms", "50",
-                     f"--benchmark-json={out}", tmp_path=out.parent)
-    return out, proc
-
-
-def test_quick_run_writes_a_complete_envelope(quick_run):
-    out, proc = quick_run
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+def test_quick_run_writes_a_complete_envelope(quick_bench):
+    out, proc = quick_bench.json_path, quick_bench.proc
     env = read_envelope(out)
     assert env.study == "batch_size"
     points = {(r.model, r.batch_size) for r in env.records}
@@ -51,20 +43,26 @@ def test_quick_run_writes_a_complete_envelope(quick_run):
         assert len(record.times_s) >= 5
         assert record.threads == env.config["threads"]
         assert record.p50_ms <= record.p90_ms <= record.p99_ms
+    run = BatchSizeRun.from_envelope(env)  # the typed view the report reads
     for model in ("mlp", "lstm"):
-        sat = env.saturation[model]
-        assert sat["saturation_batch"] in (1, 2, 4, 8)
-        assert sat["ci_low"] <= sat["saturation_batch"] <= sat["ci_high"]
-        assert sat["latency_budget_ms"] == 50
-        assert len(sat["gain_per_doubling"]) == 3
-        assert env.sweeps[model]["oom_batch_size"] is None
+        sat = run.saturation[model]
+        assert sat.saturation_batch in (1, 2, 4, 8)
+        assert sat.ci_low <= sat.saturation_batch <= sat.ci_high
+        assert sat.latency_budget_ms == 50
+        assert len(sat.gain_per_doubling) == 3
+        assert sat.diagnosis is not None
+        assert sat.diagnosis.batch_size == sat.saturation_batch
+        assert run.sweeps[model].oom_batch_size is None
+        assert run.sweeps[model].measured == (1, 2, 4, 8)
+    assert run.peaks is not None
+    assert run.peaks.device == "cpu"
     for key in ("torch", "cpu_model", "torch_threads", "git", "cuda", "cudnn"):
         assert key in env.environment
     assert "saturates at batch" in proc.stdout
 
 
-def test_quick_run_is_readable_by_pytest_benchmark(quick_run):
-    out, _ = quick_run
+def test_quick_run_is_readable_by_pytest_benchmark(quick_bench):
+    out = quick_bench.json_path
     raw = json.loads(out.read_text())
     for key in ("machine_info", "commit_info", "benchmarks", "datetime", "version"):
         assert key in raw

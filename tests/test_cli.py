@@ -45,12 +45,9 @@ def test_unwritable_results_folder_is_refused_before_running(tmp_path, capsys):
     assert "cannot be created" in capsys.readouterr().err
 
 
-def test_bench_writes_results_atomically_and_reports(tmp_path, capsys):
-    out = tmp_path / "res" / "cpu.json"
-    code = main(["bench", "--quick", "--models", "mlp", "--batch-sizes", "1,2,4,8", "-o", str(out),
-                 "--report", str(tmp_path / "report")])
-    assert code == 0
+def test_bench_writes_results_atomically_and_reports(quick_bench):
+    out = quick_bench.json_path
     assert out.is_file()
-    assert [p.name for p in out.parent.iterdir()] == ["cpu.json"]  # no partial file left behind
-    assert (tmp_path / "report" / "index.html").is_file()
-    assert f"results written to {out}" in capsys.readouterr().out
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no partial file left behind
+    assert (quick_bench.report_dir / "index.html").is_file()
+    assert f"results written to {out}" in quick_bench.proc.stdout

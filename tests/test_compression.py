@@ -21,7 +21,7 @@ from dlplayground.studies.dropout.compression import (
     pruned_copy,
     weight_sparsity,
 )
-from dlplayground.studies.dropout.training import TrainConfig, fit
+from dlplayground.studies.dropout.training import FitConfig, evaluate_accuracy, fit
 
 
 def _weights(model: nn.Module) -> torch.Tensor:
@@ -75,7 +75,7 @@ def test_pruning_a_cnn_covers_convolutions_and_the_head():
 def test_pruned_weights_stay_zero_through_fine_tuning_and_after_make_permanent(mlp):
     pruned = pruned_copy(mlp, 0.7)
     x, y = torch.randn(64, 20), torch.randint(0, 5, (64,))
-    fit(pruned, x, y, TrainConfig(steps=20, batch_size=16))
+    fit(pruned, x, y, FitConfig(steps=20, batch_size=16))
     assert weight_sparsity(pruned) == pytest.approx(0.7, abs=1e-3)
     make_permanent(pruned)
     assert not any(hasattr(m, "weight_mask") for m in pruned.modules())
@@ -147,7 +147,7 @@ def test_distillation_makes_the_student_agree_with_the_teacher():
     student = MLP(6, 16, 1, 3)
     with torch.no_grad():
         before = float((student(x).argmax(1) == teacher_labels).float().mean())
-    distill(teacher, student, x, teacher_labels, TrainConfig(steps=150, batch_size=64, lr=2e-2), 2.0, 1.0)
+    distill(teacher, student, x, teacher_labels, FitConfig(steps=150, batch_size=64, lr=2e-2), 2.0, 1.0)
     with torch.no_grad():
         after = float((student(x).argmax(1) == teacher_labels).float().mean())
     assert after > 0.9 > before
@@ -167,3 +167,23 @@ def test_fine_tuning_that_hurts_is_not_kept(mlp):
     assert curve.oneshot_accuracies == [0.9, 0.9]
     assert curve.accuracies == [0.9, 0.9]
     assert curve.max_sparsity == 0.6
+
+
+def test_evaluate_accuracy_is_clean_and_restores_every_mode(mlp):
+    x, y = torch.randn(64, 20), torch.randint(0, 5, (64,))
+    mlp.train()
+    clean = evaluate_accuracy(mlp, x, y)
+    assert all(m.training for m in mlp.modules())  # put back as it was
+    mlp.eval()
+    with torch.no_grad():
+        expected = float((mlp(x).argmax(1) == y).float().mean())
+    assert clean == expected  # dropout off during the call: deterministic, the eval-mode accuracy
+
+
+def test_fit_config_refuses_bad_values():
+    with pytest.raises(ValueError, match="batch_size"):
+        FitConfig(batch_size=0)
+    with pytest.raises(ValueError, match="lr"):
+        FitConfig(lr=0.0)
+    assert FitConfig(steps=7).total_steps(1000) == 7
+    assert FitConfig(epochs=2, batch_size=64).total_steps(100) == 4

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
+from dlplayground.stats import bootstrap
 from dlplayground.studies.dropout.correlation import correlate, kendall, partial_spearman, spearman
 
 
@@ -118,3 +119,43 @@ def test_bootstrap_is_reproducible_with_a_seed():
 def test_bad_input_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         correlate(**kwargs)
+
+
+def _rho_rows(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Spearman per resample, written independently of the module (scipy ranks, numpy correlation)."""
+    rx, ry = st.rankdata(xs, axis=-1), st.rankdata(ys, axis=-1)
+    return np.array([np.corrcoef(a, b)[0, 1] for a, b in zip(rx, ry, strict=True)])
+
+
+def test_interval_is_the_shared_paired_bootstrap_of_models():
+    # The CI is dlplayground.stats.bootstrap over models, x and y resampled together (paired).
+    x, y = _bivariate(0.5, 40, seed=9)
+    c = correlate(x, y, "spearman", n_boot=400, seed=3)
+    direct = bootstrap((x, y), _rho_rows, paired=True, resamples=400, seed=3)
+    assert c.ci == pytest.approx([direct.low, direct.high], abs=1e-12)
+    assert (c.n_boot, c.n_boot_valid, c.confidence) == (400, 400, 0.95)
+    record = c.to_dict()
+    assert isinstance(record["low"], float)
+    assert isinstance(record["high"], float)  # numbers, not text
+    assert record["method"] == "spearman"
+    assert record["resamples"] == 400
+
+
+def test_the_correlations_of_one_pair_share_their_resamples():
+    # With one seed, adding the confound array does not change which models are drawn: the partial
+    # correlation's resamples are the Spearman correlation's.
+    x, y = _bivariate(0.5, 30, seed=11)
+    z = np.random.default_rng(0).normal(size=30)
+    spearman_boot = correlate(x, y, "spearman", n_boot=300, seed=4).interval.distribution
+    with_confound = bootstrap((x, y, z), lambda xs, ys, zs: _rho_rows(xs, ys), resamples=300, seed=4)
+    assert np.allclose(spearman_boot, with_confound.distribution, atol=1e-12)
+    # and a perfectly monotone pair stays at +1 in every resample, for both rank methods
+    for method in ("spearman", "kendall"):
+        assert correlate(np.arange(12.0), np.arange(12.0) ** 3, method, n_boot=200, seed=1).ci == [1.0, 1.0]
+
+
+def test_summary_is_prose_for_the_verdict():
+    x, y = _bivariate(0.6, 50, seed=10)
+    c = correlate(x, y, n_boot=200)
+    assert c.summary().startswith(f"{c.estimate:+.2f} [")
+    assert "undefined" in correlate(np.ones(10), np.arange(10.0), n_boot=200).summary()

@@ -10,6 +10,7 @@ import pytest
 
 from dlplayground.data.olivetti import CACHE_FILE
 from dlplayground.results import read_envelope
+from dlplayground.studies.edges.operators import operator_label
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +41,74 @@ def test_quick_run_writes_a_complete_envelope(study, tmp_path, no_default_olivet
     assert {"Gradient vs Laplacian per condition", "Winner per condition", "Face stability under noise",
             "Pratt's figure of merit (best scale, ODS threshold)", "Cross-checks against scikit-image"} <= titles
     checks = next(t for t in result.tables if t.title.startswith("Cross-checks"))
-    assert checks.rows[0][2].startswith("0 of ")  # our Canny == skimage's
+    assert checks.columns[2] == "pixels differing"
+    assert checks.rows[0][2] == 0  # our Canny == skimage's
+    assert checks.rows[0][3] > 0
     for fig in result.figures:
         assert (out / fig.path).is_file()
     assert len(result.figures) == 5
+    # the recorded config is the resolved one: every value filled in (only the optional data path is None)
+    assert env.config["quick"] is True
+    assert env.config["bootstrap_resamples"] == 200
+    assert env.config["workers"] == 1
+    assert [k for k, v in env.config.items() if v is None] == ["olivetti"]
+
+
+def test_result_keeps_raw_values_and_per_image_scores(study, tmp_path, no_default_olivetti):
+    out = tmp_path / "run"
+    assert study.main(["--quick", "--out", str(out), "--seed", "3"]) == 0
+    env = read_envelope(out / "result.json")
+    result = env.result
+    # no pre-formatted numbers: cells are numbers, labels, None or [low, high] intervals
+    for table in result.tables:
+        for row in table.rows:
+            for cell in row:
+                if isinstance(cell, str):
+                    with pytest.raises(ValueError):
+                        float(cell.split()[0].strip("+[],()"))
+                elif isinstance(cell, list):
+                    assert len(cell) == 2
+                    assert all(isinstance(v, float) for v in cell)
+    family = next(t for t in result.tables if t.title == "Gradient vs Laplacian per condition")
+    column = family.columns.index("best gradient F")
+    assert result.metrics["mean_ods_f_best_gradient"] == pytest.approx(np.mean([r[column] for r in family.rows]))
+    low, high = family.rows[0][family.columns.index("95% CI")]
+    assert low <= family.rows[0][family.columns.index("difference")] <= high
+    # the raw record: bootstrap settings and the per-image values behind the tables
+    raw = result.raw
+    assert raw["bootstrap"]["synthetic"] == {"resamples": 200, "level": 0.95, "seed": 3}
+    assert raw["bootstrap"]["faces"] == {"resamples": 200, "level": 0.95, "seed": 4}
+    assert raw["bootstrap"]["unit"] == "image"
+    assert len(raw["synthetic"]) == result.metrics["conditions"]
+    scores = next(t for t in result.tables if t.title.startswith("ODS/OIS/FOM"))
+    fom_col = scores.columns.index("FOM")
+    first = raw["synthetic"][0]
+    assert len(first["true_pixels"]) == 4
+    for op, entry in first["operators"].items():
+        assert len(entry["matched"]) == len(entry["detected"]) == len(entry["fom"]) == 4
+        row = next(r for r in scores.rows if r[:4] == [first["kind"], first["blur_px"], first["noise"],
+                                                       operator_label(op)])
+        assert row[fom_col] == pytest.approx(np.mean(entry["fom"]))
+        # pooled counts at the recorded threshold give the table's ODS precision
+        assert row[scores.columns.index("ODS P")] == pytest.approx(sum(entry["matched"]) / sum(entry["detected"]))
+    assert {len(f["agreement_f"]) for f in raw["faces"]} == {result.metrics["face_images"]}
+    assert (out / "result.json").stat().st_size < 200_000
+
+
+def test_resolve_fills_every_default(study):
+    parser = study.build_parser()
+    quick = study.resolve(parser.parse_args(["--quick"]))
+    full = study.resolve(parser.parse_args([]))
+    for config in (quick, full):
+        assert [k for k, v in config.to_dict().items() if v is None] == ["olivetti"]
+    assert (full.images_per_kind, full.bootstrap_resamples, full.sigmas_px) == (30, 1000, (0.0, 1.0, 2.0, 3.0))
+    assert (quick.images_per_kind, quick.workers) == (4, 1)
+    assert 1 <= full.workers <= 2
+    overridden = study.resolve(parser.parse_args(["--quick", "--bootstrap", "300", "--noise-levels", "0.05",
+                                                  "--threads", "1", "--workers", "2"]))
+    assert (overridden.bootstrap_resamples, overridden.noise_levels, overridden.threads, overridden.workers) == (
+        300, (0.05,), 1, 2)
+    assert overridden.sigmas_px == quick.sigmas_px
 
 
 def test_quick_run_reads_olivetti_from_a_given_path(study, tmp_path):

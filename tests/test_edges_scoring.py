@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 from dlplayground.errors import UserInputError
+from dlplayground.stats import bootstrap
+from dlplayground.studies.edges.analysis import mean_over_images, ods_f_difference
 from dlplayground.studies.edges.operators import EdgeResponse
 from dlplayground.studies.edges.scenes import MIN_CONTRAST, degrade, make_scenes
 from dlplayground.studies.edges.scoring import (
     DatasetScore,
     MatchCounts,
-    bootstrap_mean,
-    bootstrap_ods,
-    bootstrap_weights,
     match_edges,
+    ods_f,
     pratt_fom,
     prf,
     score_dataset,
@@ -111,8 +111,8 @@ def test_bad_scorer_input():
         score_dataset([np.zeros((8, 8))], [], [("sobel", 1.0)], 5)
     with pytest.raises(UserInputError, match="NaN"):
         score_dataset([np.full((8, 8), np.nan)], [np.zeros((8, 8), bool)], [("sobel", 1.0)], 5)
-    with pytest.raises(UserInputError, match="empty dataset"):
-        bootstrap_weights(0, 10, 0)
+    with pytest.raises(ValueError, match="at least one observation"):  # bootstrapping an empty dataset
+        bootstrap(np.zeros((0, 4, 3), dtype=np.int64), ods_f)
 
 
 def test_sweep_and_ods_ois_on_a_hand_made_strength_map():
@@ -157,20 +157,54 @@ def test_threshold_grid_spans_the_candidates():
     assert np.isinf(threshold_grid([np.zeros((3, 3))], 4)).all()  # no candidates: nothing ever detected
 
 
-def test_bootstrap_is_seeded_and_covers_the_point_estimate():
-    rng = np.random.default_rng(0)
-    counts = np.zeros((30, 4, 3), dtype=np.int64)
+def _random_counts(rng, n_images=30, n_thresholds=4):
+    counts = np.zeros((n_images, n_thresholds, 3), dtype=np.int64)
     counts[:, :, 2] = 100
     counts[:, :, 1] = 100
-    counts[:, :, 0] = rng.integers(60, 90, size=(30, 4))
-    weights = bootstrap_weights(30, 500, seed=1)
-    assert weights.sum(axis=1).tolist() == [30.0] * 500
-    np.testing.assert_array_equal(weights, bootstrap_weights(30, 500, seed=1))
-    boot = bootstrap_ods(counts, weights)
+    counts[:, :, 0] = rng.integers(60, 90, size=(n_images, n_thresholds))
+    return counts
+
+
+def test_bootstrap_is_seeded_and_covers_the_point_estimate():
+    rng = np.random.default_rng(0)
+    counts = _random_counts(rng)
+    boot = bootstrap(counts, ods_f, resamples=500, seed=1)
+    # every resample holds as many images as the dataset
+    sizes = bootstrap(counts, lambda c: np.full(c.shape[0], c.shape[1], dtype=float), resamples=500, seed=1)
+    assert sizes.distribution.tolist() == [30.0] * 500
+    np.testing.assert_array_equal(boot.distribution, bootstrap(counts, ods_f, resamples=500, seed=1).distribution)
     point = DatasetScore(counts, np.arange(4.0)).ods[2]
-    assert np.quantile(boot, 0.025) < point < np.quantile(boot, 0.975) + 1e-9
+    assert boot.estimate == pytest.approx(point)
+    assert np.quantile(boot.distribution, 0.025) < point < np.quantile(boot.distribution, 0.975) + 1e-9
+    assert boot.low < point < boot.high + 1e-9
     values = rng.normal(size=30)
-    assert bootstrap_mean(values, weights).mean() == pytest.approx(values.mean(), abs=0.05)
+    assert bootstrap(values, mean_over_images, resamples=500, seed=1).distribution.mean() == pytest.approx(
+        values.mean(), abs=0.05)
+
+
+def test_ods_f_repicks_the_threshold_in_every_resample():
+    """On a stack of resampled datasets, each gets the F of its own best threshold (the ODS definition)."""
+    # image 0 is right only at threshold 0, image 1 only at threshold 1
+    counts = np.array([[[10, 10, 10], [0, 0, 10]],
+                       [[0, 40, 10], [10, 10, 10]]], dtype=np.int64)
+    stack = counts[np.array([[0, 0], [1, 1], [0, 1]])]  # three "resamples" of the two images
+    values = ods_f(stack)
+    expected = [DatasetScore(s, np.arange(2.0)).ods[2] for s in stack]
+    np.testing.assert_allclose(values, expected)
+    assert values[0] == values[1] == 1.0  # each single-image dataset at its own threshold
+    assert DatasetScore(stack[0], np.arange(2.0)).ods_index != DatasetScore(stack[1], np.arange(2.0)).ods_index
+    assert float(ods_f(counts)) == pytest.approx(DatasetScore(counts, np.arange(2.0)).ods[2])
+
+
+def test_paired_difference_shares_the_resamples_of_separate_calls():
+    """One statistic of both operators = the difference of two calls with the same seed (same images drawn)."""
+    rng = np.random.default_rng(2)
+    a, b = _random_counts(rng), _random_counts(rng)
+    joint = bootstrap((a, b), ods_f_difference, resamples=300, seed=4)
+    separate = (bootstrap(a, ods_f, resamples=300, seed=4).distribution
+                - bootstrap(b, ods_f, resamples=300, seed=4).distribution)
+    np.testing.assert_allclose(joint.distribution, separate)
+    assert joint.estimate == pytest.approx(float(ods_f(a) - ods_f(b)))
 
 
 def test_scenes_have_exact_thin_truth_and_real_steps():
@@ -216,3 +250,85 @@ def test_task_runner_gives_the_same_results_in_a_process_pool():
         assert a.condition == b.condition
         np.testing.assert_array_equal(a.tables[0].counts, b.tables[0].counts)
         np.testing.assert_array_equal(a.tables[0].fom, b.tables[0].fom)
+
+
+# ------------------------------------------------------------------------------- analysis and verdict
+def _table(operator, sigma, f_counts):
+    """A one-image, one-threshold sweep with the given (matched, detected, true) counts."""
+    from dlplayground.studies.edges.scoring import SweepTable
+
+    counts = np.array([[f_counts]] * 3, dtype=np.int64)  # three identical images
+    return SweepTable(operator, sigma, np.array([0.5]), counts, np.full((3, 1), 0.5))
+
+
+def test_analysis_picks_best_scales_families_and_pairs_intervals():
+    from dlplayground.studies.edges.analysis import Resampling, analyse_condition
+    from dlplayground.studies.edges.evaluation import Condition, ConditionResult
+
+    tables = (_table("sobel", 0.0, (8, 10, 10)), _table("laplace3", 0.0, (9, 10, 10)),
+              _table("sobel", 1.0, (9, 9, 10)), _table("laplace3", 1.0, (5, 10, 10)), _table("log", 1.0, (7, 10, 10)),
+              _table("canny", 1.0, (10, 10, 10)))
+    result = ConditionResult(Condition("shapes", 0.0, 0.0), tables)
+    a = analyse_condition(result, Resampling(resamples=100, level=0.95, seed=0))
+    assert {op: s.sigma for op, s in a.scores.items()} == {"sobel": 1.0, "laplace3": 0.0, "log": 1.0, "canny": 1.0}
+    assert [s.operator for s in a.ranked] == ["canny", "sobel", "laplace3", "log"]
+    assert (a.family.first.operator, a.family.second.operator) == ("sobel", "laplace3")
+    expected = a.scores["sobel"].ods_f - a.scores["laplace3"].ods_f
+    assert a.family.difference.estimate == pytest.approx(expected)
+    # identical images: every resample is the dataset itself, so the interval collapses on the estimate
+    assert a.family.difference.low == pytest.approx(expected)
+    assert a.family.difference.high == pytest.approx(expected)
+    assert (a.lead.first.operator, a.lead.second.operator) == ("canny", "sobel")
+    assert [m.sigma for m in a.matched_scales] == [0.0, 1.0]
+    assert a.matched_scales[0].family.first.operator == "sobel"
+    assert a.matched_scales[1].family.second.operator == "log"  # the better Laplacian at sigma 1
+    assert a.scores["sobel"].fom_interval.estimate == pytest.approx(0.5)
+
+
+def test_matched_scale_without_both_families_has_no_difference():
+    from dlplayground.studies.edges.analysis import Resampling, analyse_condition
+    from dlplayground.studies.edges.evaluation import Condition, ConditionResult
+
+    tables = (_table("sobel", 0.0, (8, 10, 10)), _table("log", 1.0, (7, 10, 10)))
+    a = analyse_condition(ConditionResult(Condition("faces", 0.0, 0.1), tables), Resampling(100, 0.95, 0))
+    assert all(m.family is None for m in a.matched_scales)
+    assert a.family is not None  # at their best scales both families are there
+
+
+def _comparison(kind, noise, gap, low, high):
+    from dlplayground.stats import Interval
+    from dlplayground.studies.edges.analysis import PairedComparison
+    from dlplayground.studies.edges.evaluation import Condition
+
+    grad, lap = _table("dog", 1.0, (9, 10, 10)), _table("log", 1.0, (9, 10, 10))
+    return Condition(kind, 0.0, noise), PairedComparison(grad, lap, Interval(gap, low, high, 0.95, 100, 100))
+
+
+@pytest.mark.parametrize(
+    ("signs", "head"),
+    [
+        ([1, 1, 0], "The seed's claim does not hold: the gradient is the better"),
+        ([-1, 0], "The seed's claim holds on this benchmark"),
+        ([1, 1, -1], "does not hold overall"),
+        ([-1, -1, 1], "holds in most conditions, but not all"),
+        ([1, -1, 0], "does not separate"),
+        ([0, 0], "does not separate"),
+    ],
+)
+def test_verdict_rule_follows_the_counts(signs, head):
+    from dlplayground.studies.edges.verdict import FamilyTally, edge_verdict
+
+    bounds = {1: (0.01, 0.05), -1: (-0.05, -0.01), 0: (-0.01, 0.01)}
+    comparisons = [_comparison("shapes", 0.1 * i, 0.03 * s, *bounds[s]) for i, s in enumerate(signs)]
+    tally = FamilyTally(comparisons)
+    assert (tally.gradient_wins, tally.laplacian_wins) == (signs.count(1), signs.count(-1))
+    verdict = edge_verdict(tally, [], [0.1 * i for i in range(len(signs))], face_fallback=True)
+    assert head in verdict.split(". ")[0]  # the head line
+    assert f"above zero in {signs.count(1)}, the Laplacian won in {signs.count(-1)}" in verdict
+    assert ("The Laplacian won only on" in verdict) == (-1 in signs)
+
+
+def test_verdict_without_both_families():
+    from dlplayground.studies.edges.verdict import FamilyTally, edge_verdict
+
+    assert edge_verdict(FamilyTally([]), [], [0.0], face_fallback=False).startswith("Only one operator family")

@@ -16,19 +16,15 @@ from PIL import Image
 from sklearn.decomposition import PCA
 
 from dlplayground.results import read_envelope
-from dlplayground.studies.eigenfaces.pipeline import (
-    SHORTCUT_FEATURES,
-    DistanceFromFaceSpace,
-    SearchConfig,
-    bootstrap_auc,
-    components_for_variance,
-    match_statistics,
-    max_components_in_cv,
-    pca_logistic,
-    shortcut_features,
-    standardise_images,
-    variance_curve,
-)
+from dlplayground.studies.eigenfaces.classifiers import pca_logistic
+from dlplayground.studies.eigenfaces.config import EigenfacesConfig, SearchGrids
+from dlplayground.studies.eigenfaces.evaluation import auc_intervals, rank_auc
+from dlplayground.studies.eigenfaces.face_space import DistanceFromFaceSpace, balanced_accuracy_threshold
+from dlplayground.studies.eigenfaces.images import standardise_images
+from dlplayground.studies.eigenfaces.matching import match_statistics
+from dlplayground.studies.eigenfaces.shortcut import SHORTCUT_FEATURES, shortcut_features
+from dlplayground.studies.eigenfaces.tables import SWEEP_TITLE
+from dlplayground.studies.eigenfaces.variance import max_components_in_cv, n_components_for_variance, variance_curve
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,18 +43,31 @@ def quick_run(study: ModuleType, tmp_path_factory: pytest.TempPathFactory):
 
 
 # ----------------------------------------------------------------------------- explained-variance rule
+def _spectrum(ratios: list[float], n: int = 40, dims: int = 10) -> np.ndarray:
+    """``n`` points in ``dims`` dimensions whose PCA explained-variance ratios are exactly ``ratios``."""
+    rng = np.random.default_rng(5)
+    centred = rng.normal(size=(n, dims))
+    centred -= centred.mean(axis=0)
+    basis = np.linalg.qr(centred)[0][:, :len(ratios)]  # orthonormal, centred columns
+    return basis * np.sqrt(ratios) @ np.linalg.qr(rng.normal(size=(dims, dims)))[0][:len(ratios)]
+
+
 @pytest.mark.parametrize(
-    ("target", "expected"), [(0.5, 1), (0.8, 2), (0.81, 3), (0.95, 3), (0.96, 4), (1.0, 4)],
+    ("target", "expected"), [(0.49, 1), (0.79, 2), (0.81, 3), (0.94, 3), (0.96, 4), (1.0, 4)],
 )
-def test_components_for_variance_known_answers(target: float, expected: int) -> None:
-    assert components_for_variance([0.5, 0.3, 0.15, 0.05], target) == expected
+def test_n_components_for_variance_known_answers(target: float, expected: int) -> None:
+    X = _spectrum([0.5, 0.3, 0.15, 0.05])
+    np.testing.assert_allclose(PCA().fit(X).explained_variance_ratio_[:4], [0.5, 0.3, 0.15, 0.05])
+    # 1.0 keeps the 4 real components, not the 6 more that only carry floating-point round-off
+    assert n_components_for_variance(X, target) == expected
 
 
-def test_components_for_variance_rejects_bad_targets() -> None:
+def test_n_components_for_variance_rejects_bad_targets() -> None:
+    X = _spectrum([1.0])
     with pytest.raises(ValueError, match="target"):
-        components_for_variance([1.0], 0.0)
+        n_components_for_variance(X, 0.0)
     with pytest.raises(ValueError, match="target"):
-        components_for_variance([1.0], 1.5)
+        n_components_for_variance(X, 1.5)
 
 
 def test_pca_component_count_matches_the_explained_variance_rule() -> None:
@@ -72,11 +81,12 @@ def test_pca_component_count_matches_the_explained_variance_rule() -> None:
         k = curve.n_components
         assert cumulative[k - 1] >= target - 1e-12
         assert k == 1 or cumulative[k - 2] < target
+        np.testing.assert_allclose(curve.cumulative, cumulative[:len(curve.ratios)])
         assert k == PCA(n_components=target, svd_solver="full").fit(X).n_components_  # scikit-learn agrees
     # and the fitted classifier pipeline keeps exactly the rule's k components
     k = variance_curve(X, 0.9).n_components
     y = (X[:, 0] > 0).astype(int)
-    search = pca_logistic(k, SearchConfig.quick(), seed=0).fit(X, y)
+    search = pca_logistic(k, SearchGrids.quick(), seed=0).fit(X, y)
     assert search.best_estimator_.named_steps["pca"].n_components_ == k
 
 
@@ -132,16 +142,54 @@ def test_distance_from_face_space_separates_a_subspace() -> None:
     assert model.predict(X).tolist() == y.tolist()
 
 
-def test_bootstrap_auc_known_answers() -> None:
+def test_balanced_accuracy_threshold_matches_a_scan_of_every_threshold() -> None:
+    rng = np.random.default_rng(6)
+    for trial in range(20):
+        labels = rng.integers(0, 2, size=40)
+        labels[:2] = (0, 1)
+        scores = np.round(rng.normal(size=40) + labels * trial / 10, 1)  # rounded: many ties
+        best, best_t = -1.0, None
+        for t in np.unique(scores):  # ascending: the lowest of equally good thresholds wins
+            pred = scores >= t
+            bacc = 0.5 * (pred[labels == 1].mean() + (~pred[labels == 0]).mean())
+            if bacc > best + 1e-12:
+                best, best_t = bacc, float(t)
+        assert balanced_accuracy_threshold(labels, scores) == best_t
+
+
+def test_rank_auc_is_roc_auc_row_by_row() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(7)
+    faces, nonfaces = np.round(rng.normal(1, 1, (5, 12)), 1), np.round(rng.normal(0, 1, (5, 20)), 1)
+    labels = np.r_[np.ones(12), np.zeros(20)]
+    expected = [roc_auc_score(labels, np.r_[f, n]) for f, n in zip(faces, nonfaces, strict=True)]
+    np.testing.assert_allclose(rank_auc(faces, nonfaces), expected)
+
+
+def test_auc_intervals_known_answers() -> None:
     y = np.array([1] * 10 + [0] * 20)
     perfect = np.arange(30)[::-1].astype(float)
-    boot = bootstrap_auc(y, {"a": perfect, "b": perfect.copy()}, ("a", "b"), 300, np.random.default_rng(0))
-    assert boot.intervals["a"] == (1.0, 1.0)
-    assert boot.difference == (0.0, 0.0, 0.0)
+    boot = auc_intervals(y, {"a": perfect, "b": perfect.copy()}, ("a", "b"), resamples=300, level=0.95, seed=0)
+    assert (boot.per_method["a"].low, boot.per_method["a"].high) == (1.0, 1.0)
+    assert (boot.gain.estimate, boot.gain.low, boot.gain.high) == (0.0, 0.0, 0.0)
     chance = np.zeros(30)
-    boot = bootstrap_auc(y, {"a": perfect, "c": chance}, ("a", "c"), 300, np.random.default_rng(0))
-    assert boot.intervals["c"] == (0.5, 0.5)  # all ties
-    assert boot.difference[0] == pytest.approx(0.5)
+    boot = auc_intervals(y, {"a": perfect, "c": chance}, ("a", "c"), resamples=300, level=0.95, seed=0)
+    assert (boot.per_method["c"].low, boot.per_method["c"].high) == (0.5, 0.5)  # all ties
+    assert boot.gain.estimate == pytest.approx(0.5)
+    assert boot.settings()["resamples"] == 300
+
+
+def test_auc_intervals_resample_each_class_and_pair_the_gain() -> None:
+    rng = np.random.default_rng(8)
+    y = np.array([1] * 15 + [0] * 30)
+    a = rng.normal(size=45) + y
+    b = a + rng.normal(0, 0.3, size=45)  # correlated with a: the paired gain is much tighter than either AUC
+    boot = auc_intervals(y, {"a": a, "b": b}, ("a", "b"), resamples=500, level=0.9, seed=3)
+    gain = boot.per_method["a"].distribution - boot.per_method["b"].distribution
+    np.testing.assert_allclose(boot.gain.distribution, gain)  # same resamples for every method and the gain
+    assert boot.gain.level == 0.9
+    assert boot.gain.high - boot.gain.low < boot.per_method["a"].high - boot.per_method["a"].low
 
 
 # --------------------------------------------------------------------------------------- end to end
@@ -157,11 +205,11 @@ def test_quick_run_classifier_beats_the_shortcut_on_default_data(quick_run) -> N
     # the explained-variance rule picked k, and the PCA kept that many
     assert m["n_components"] == m["n_components_rule"]
     assert m["explained_variance_at_k"] >= m["variance_target"]
-    sweep = next(t for t in result.tables if t.title.startswith("Explained-variance sweep"))
+    sweep = next(t for t in result.tables if t.title == SWEEP_TITLE)
     assert [row[1] for row in sweep.rows if row[0] == m["variance_target"]] == [m["n_components"]]
     # the issue's "done when": the classifier beats the shortcut baseline, with the paired CI above 0
     assert m["classifier_roc_auc"] > m["shortcut_roc_auc"]
-    assert m["auc_gain_ci_low"] > 0
+    assert m["auc_gain_ci"][0] > 0
     assert m["classifier_roc_auc"] > 0.95
     # before matching, trivial statistics alone separate the offline sources: the confound is real
     assert m["unmatched_pool_shortcut_cv_roc_auc"] > 0.9
@@ -169,6 +217,63 @@ def test_quick_run_classifier_beats_the_shortcut_on_default_data(quick_run) -> N
     for figure in result.figures:
         assert (out / figure.path).is_file()
     assert {f.path for f in result.figures} >= {"eigenfaces.png", "explained_variance.png", "roc.png", "errors.png"}
+
+
+def test_quick_run_records_raw_values_and_the_resolved_config(quick_run) -> None:
+    code, out = quick_run
+    assert code == 0
+    envelope = read_envelope(out / "result.json")
+    result, m = envelope.result, envelope.result.metrics
+    # raw numbers, intervals as [low, high] pairs of numbers, never text
+    methods = result.tables[0]
+    assert methods.columns[1:10] == ["ROC-AUC", "95% CI", "PR-AUC", "balanced acc.", "TN", "FP", "FN", "TP",
+                                     "CV ROC-AUC"]
+    for row in methods.rows:
+        assert all(isinstance(v, int | float) for v in row[1:2] + row[3:9])
+        assert len(row[2]) == 2
+        assert all(isinstance(v, float) for v in row[2])
+        assert row[9] is None or isinstance(row[9], float)
+    params = next(t for t in result.tables if t.title == "Chosen hyper-parameters")
+    assert all(isinstance(row[2], int | float) for row in params.rows)
+    assert m["classifier_roc_auc_ci"][0] <= m["classifier_roc_auc"] <= m["classifier_roc_auc_ci"][1]
+    assert m["auc_gain_ci"][0] <= m["auc_gain_over_shortcut"] <= m["auc_gain_ci"][1]
+    raw = result.raw
+    assert raw["bootstrap"]["resamples"] == 200
+    assert raw["bootstrap"]["level"] == 0.95
+    assert isinstance(raw["bootstrap"]["seed"], int)
+    assert raw["bootstrap"]["gain"]["low"] == m["auc_gain_ci"][0]
+    test = raw["test_images"]
+    assert len(test["label"]) == len(test["origin"]) == m["n_test"]
+    assert set(test["scores"]) == {row[0] for row in result.tables[0].rows}
+    assert all(len(scores) == m["n_test"] for scores in test["scores"].values())
+    assert len(raw["cv"]["methods"]["PCA + SVC"]["fold_roc_auc"]) == raw["cv"]["folds"] == 3
+    assert len(raw["explained_variance"]["ratios_all_training_images"]) >= m["n_components"]
+    assert len(raw["unmatched_pool_shortcut"]["fold_roc_auc"]) == 3
+    # the resolved config is what was recorded: every --quick default filled in, None only for absent paths
+    config = envelope.config
+    assert config["search"] == {"folds": 3, "logistic_C": [0.1, 1.0], "svc_C": [1.0, 10.0],
+                                "svc_gamma_scale": [1.0], "forest_trees": 50}
+    assert config["bootstrap_resamples"] == 200
+    assert config["variance"] in config["sweep_targets"]
+    assert {key for key, value in config.items() if value is None} == {"faces", "olivetti", "cifar"}
+    assert config["threads"] >= 1
+
+
+def test_resolve_fills_every_default(study: ModuleType, tmp_path: Path) -> None:
+    parser = study.build_parser()
+    quick = study.resolve(parser.parse_args(["--quick", "--out", str(tmp_path)]))
+    full = study.resolve(parser.parse_args(["--variance", "0.93", "--faces", str(tmp_path), "--threads", "1"]))
+    assert isinstance(quick, EigenfacesConfig)
+    assert quick.search == SearchGrids.quick()
+    assert full.search == SearchGrids()
+    assert (quick.bootstrap_resamples, full.bootstrap_resamples) == (200, 2000)
+    assert full.sweep_targets == tuple(sorted(full.sweep_targets))
+    assert 0.93 in full.sweep_targets
+    assert full.faces == tmp_path
+    assert full.threads == 1
+    for config in (quick, full):
+        unset = {name for name, value in vars(config).items() if value is None}
+        assert unset <= {"faces", "olivetti", "cifar"}
 
 
 def _write_cifar(folder: Path, n: int) -> None:

@@ -6,6 +6,7 @@ import csv
 import importlib
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -14,7 +15,17 @@ import pytest
 from dlplayground.data.zindi import read_zindi_csv, sample_paths
 from dlplayground.results import read_envelope
 from dlplayground.studies.gods import distributed
-from dlplayground.studies.gods.longformer import QUICK_SPEC, build_scratch_model, train_tokenizer, wrap_tokenizer
+from dlplayground.studies.gods.analysis import MAJORITY, TFIDF, ScoreSummary, best_strategy, longformer_name
+from dlplayground.studies.gods.baselines import majority_predictions
+from dlplayground.studies.gods.longformer import (
+    QUICK_SPEC,
+    ScratchSpec,
+    build_scratch_model,
+    train_tokenizer,
+    wrap_tokenizer,
+)
+from dlplayground.studies.gods.metrics import classification_scores
+from dlplayground.studies.gods.verdict import imbalance_verdict, is_clear_difference
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--quick", "--steps", "2", "--imbalance", "oversample"]
@@ -103,7 +114,8 @@ def test_user_csvs_and_a_local_checkpoint(study: ModuleType, tmp_path: Path) -> 
     code = study.main([*FAST, "--train", str(train), "--test", str(test), "--model", str(checkpoint),
                        "--precision", "fp32", "--out", str(out)])
     assert code == 0
-    result = read_envelope(out / "result.json").result
+    envelope = read_envelope(out / "result.json")
+    result = envelope.result
     assert "Zindi GODS CSV" in result.data_source
     assert "offline" not in result.data_source
     settings = dict(next(t for t in result.tables if t.title == "Run settings").rows)
@@ -111,6 +123,47 @@ def test_user_csvs_and_a_local_checkpoint(study: ModuleType, tmp_path: Path) -> 
     assert settings["precision"] == "fp32"
     rows = list(csv.reader((out / "submission.csv").open(encoding="utf-8")))
     assert [r[0] for r in rows[1:]] == [f"ID_{i:05d}" for i in range(10)]
+    # The recorded config is the resolved one: a checkpoint's defaults, no scratch model, the given files.
+    config = envelope.config
+    assert config["checkpoint"] == {"name": str(checkpoint), "local": True, "allow_download": False}
+    assert config["scratch"] is None
+    assert config["dropout"] is None  # not given: the checkpoint keeps its own
+    assert config["learning_rate"] == pytest.approx(3e-5)
+    assert (config["train_csv"], config["test_csv"], config["val_csv"]) == (str(train), str(test), None)
+    assert (config["steps"], config["batch_size"], config["repeats"], config["max_length"]) == (2, 8, 1, 64)
+    assert config["strategies"] == ["oversample"]
+    # Raw per-run values, unrounded, are what the tables show.
+    (run,) = result.raw["runs"]
+    per_run = next(t for t in result.tables if t.title == "Per-run scores")
+    assert per_run.rows == [["oversample", 0, run["accuracy"], run["macro_f1"], run["losses"][-1], run["train_s"]]]
+    assert len(run["losses"]) == 2
+    assert sum(run["seen_per_class"]) == 2 * 8
+    assert result.metrics["accuracy_oversample"] == run["accuracy"]
+
+
+def test_quick_config_resolves_every_value(study: ModuleType, tmp_path: Path) -> None:
+    config = study.resolve(study.build_parser().parse_args(["--quick", "--out", str(tmp_path)]))
+    assert (config.steps, config.batch_size, config.repeats, config.max_length) == (8, 8, 1, 64)
+    assert config.scratch == QUICK_SPEC
+    assert config.dropout == QUICK_SPEC.dropout
+    assert config.learning_rate == pytest.approx(1e-3)
+    assert config.precision == "bf16"  # --precision auto, resolved for the CPU
+    assert config.strategies == ("none", "weighted-loss", "oversample", "undersample")
+    assert config.threads >= 1
+    # None only where nothing was given: no data files (the packaged sample) and no checkpoint.
+    unset = {name for name, value in config.to_dict().items() if value is None}
+    assert unset == {"train_csv", "test_csv", "val_csv", "checkpoint"}
+
+
+def test_full_config_defaults_and_overrides(study: ModuleType, tmp_path: Path) -> None:
+    config = study.resolve(study.build_parser().parse_args(["--out", str(tmp_path)]))
+    assert (config.steps, config.batch_size, config.repeats, config.max_length) == (300, 16, 3, 512)
+    assert config.scratch == ScratchSpec()
+    config = study.resolve(study.build_parser().parse_args(
+        ["--quick", "--dropout", "0", "--steps", "5", "--imbalance", "undersample,none", "--precision", "fp32"]))
+    assert config.scratch == replace(QUICK_SPEC, dropout=0.0)
+    assert config.dropout == 0.0
+    assert (config.steps, config.strategies, config.precision) == (5, ("undersample", "none"), "fp32")
 
 
 def _expect_error(study: ModuleType, argv: list[str], capsys: pytest.CaptureFixture[str], *needles: str) -> None:
@@ -172,3 +225,42 @@ def test_a_checkpoint_of_another_architecture_is_refused(study: ModuleType, tmp_
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "config.json").write_text('{"model_type": "bert"}', encoding="utf-8")
     _expect_error(study, [*FAST, "--model", str(tmp_path)], capsys, "is a 'bert' checkpoint", "needs a Longformer")
+
+
+def test_scores_leave_recall_undefined_for_a_class_without_examples() -> None:
+    scores = classification_scores([0, 0, 1, 2], [0, 1, 1, 0], ["a", "b", "c", "d"])
+    assert scores.accuracy == 0.5
+    assert scores.recall == (0.5, 1.0, 0.0, None)  # 'd' has no validation example: no recall, not 0
+    assert scores.confusion[2] == (1, 0, 0, 0)
+    # Macro-F1 over the classes seen in truth or prediction (a, b, c): 1/2, 2/3 and 0.
+    assert scores.macro_f1 == pytest.approx((1 / 2 + 2 / 3 + 0) / 3)
+
+
+def test_majority_baseline_predicts_the_most_frequent_class() -> None:
+    assert majority_predictions([2, 2, 1, 0], 3) == [2, 2, 2]
+    assert majority_predictions([1, 1, 0, 0], 2) == [0, 0]  # a tie goes to the lower class index
+
+
+def _summary(name: str, accuracy: float, macro_f1: float, sd: float = 0.0) -> ScoreSummary:
+    return ScoreSummary(name=name, accuracy=accuracy, accuracy_sd=sd, macro_f1=macro_f1, macro_f1_sd=sd,
+                        recall=(), train_s=None, runs=3)
+
+
+def test_verdict_counts_a_difference_only_beyond_the_noise_threshold() -> None:
+    # Threshold: max(2 * the larger seed sd, one validation example).
+    assert is_clear_difference(0.03, 0.01, 0.0, n_val=100)
+    assert not is_clear_difference(0.03, 0.02, 0.0, n_val=100)
+    assert not is_clear_difference(0.01, 0.0, 0.0, n_val=80)
+    summaries = {
+        MAJORITY: _summary(MAJORITY, 0.45, 0.15), TFIDF: _summary(TFIDF, 0.90, 0.85),
+        longformer_name("none"): _summary(longformer_name("none"), 0.95, 0.90, sd=0.01),
+        longformer_name("oversample"): _summary(longformer_name("oversample"), 0.94, 0.905, sd=0.01),
+    }
+    best = best_strategy(summaries, ["none", "oversample"])
+    assert best == "none"
+    text = imbalance_verdict(summaries, ["none", "oversample"], best, repeats=3, n_val=80, illustrative=False)
+    assert "The Longformer beats the TF-IDF baseline." in text
+    assert "Macro-F1 against TF-IDF: +0.050 (beyond the noise threshold)" in text
+    assert "oversample +0.005 (within noise)" in text
+    assert "does NOT even beat predicting the majority class" not in text
+    assert "Illustrative" not in text

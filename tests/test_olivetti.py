@@ -58,6 +58,44 @@ def test_matches_sklearn_fetcher_on_full_size_cache(tmp_path):
     np.testing.assert_array_equal(ours.targets, theirs.target)
 
 
+def test_full_cache_in_a_data_home_is_read_by_the_sklearn_fetcher(tmp_path, monkeypatch):
+    import sklearn.datasets
+
+    calls = []
+    fetch = sklearn.datasets.fetch_olivetti_faces
+
+    def spy(**kwargs):
+        calls.append(kwargs)
+        return fetch(**kwargs)
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_olivetti_faces", spy)
+    path, _ = _write_cache(tmp_path, n=400, seed=2)
+    for given in (tmp_path, path):
+        faces = load_olivetti(given)
+        assert faces.images.shape == (400, 64, 64)
+        assert faces.images.dtype == np.float64
+    assert calls == [{"data_home": str(tmp_path), "download_if_missing": False}] * 2
+    small = tmp_path / "small"
+    small.mkdir()
+    _write_cache(small, n=20)
+    load_olivetti(small)  # a subset: the fetcher hard-codes 400 images, so it is not asked
+    assert len(calls) == 2
+
+
+def test_subset_gets_exactly_the_fetchers_postprocessing(tmp_path):
+    from sklearn.datasets import fetch_olivetti_faces
+
+    full = tmp_path / "full"
+    full.mkdir()
+    _, raw = _write_cache(full, n=400, seed=3)  # row 0 holds the set's min (0) and max (255)
+    subset = tmp_path / "subset.pkz"  # another file name, too: only the fetcher needs olivetti_py3.pkz
+    joblib.dump(raw[:20], subset, compress=6)
+    theirs = fetch_olivetti_faces(data_home=str(full), download_if_missing=False)
+    ours = load_olivetti(subset)
+    np.testing.assert_array_equal(ours.images, theirs.images[:20].astype(np.float64))
+    np.testing.assert_array_equal(ours.targets, theirs.target[:20])
+
+
 def test_missing_path_and_missing_cache_in_folder(tmp_path):
     with pytest.raises(OlivettiNotFoundError, match="no such file"):
         load_olivetti(tmp_path / "nope.pkz")

@@ -97,8 +97,10 @@ def test_sweep_without_trace_dir_never_profiles(tmp_path, fake_peaks, monkeypatc
     section = sweep.envelope_section()
     assert section["environment"]["peaks"]["matmul_gflop_s"] == 100.0
     assert section["environment"]["peaks"]["ridge_flop_per_byte"] == 10.0
-    diagnosis = section["saturation"]["mlp"]["diagnosis"]
-    assert diagnosis.split(" at batch ")[0] in ("overhead-bound", "memory-bound", "compute-bound")
+    entry = section["saturation"]["mlp"]["diagnosis"]
+    assert entry["bound"] in ("overhead-bound", "memory-bound", "compute-bound")
+    diagnosis = entry["text"]
+    assert diagnosis.startswith(f"{entry['bound']} at batch {entry['batch_size']}")
     extras = sweep.point_extras(sweep.models["mlp"].records[0])
     assert extras["pct_of_matmul_peak"] == pytest.approx(extras["achieved_gflop_s"])  # peak is 100 GFLOP/s
     assert not (tmp_path / "tr").exists()
@@ -119,4 +121,4 @@ def test_a_model_the_counter_cannot_follow_keeps_its_timing(tmp_path, fake_peaks
     assert record.flops is None
     assert record.times_s
     assert sweep.models["mlp"].flop_count_error == "TypeError: unsupported operator"
-    assert "bound unknown" in sweep.saturation()["mlp"].diagnosis
+    assert "bound unknown" in sweep.saturation()["mlp"].diagnosis.text

@@ -110,24 +110,43 @@ def test_oom_boundary_budget_and_requested_points(batch_result, tmp_path):
     assert "CUDA allocator peak for this point" in md
 
 
-def test_missing_and_malformed_saturation_keys_are_tolerated(batch_result, tmp_path):
-    src = batch_result("partial", saturation={"ci_low": None, "ci_high": "wide", "gain_per_doubling": [7],
-                                              "latency_model": None, "slo_batch": None})
+def test_optional_saturation_fields_and_an_unmeasured_model(batch_result, tmp_path):
+    src = batch_result("partial", saturation={"latency_model": None, "slo_batch": None, "latency_budget_ms": None})
     data = json.loads(src.read_text())
-    data["dlplayground"]["sweeps"]["ghost"] = {"oom_batch_size": 1}
+    data["dlplayground"]["sweeps"]["ghost"] = {**data["dlplayground"]["sweeps"]["mlp"], "measured": [],
+                                               "oom_batch_size": 1}
     src.write_text(json.dumps(data))
     out = tmp_path / "r"
     build_report([src], out)
     md = (out / "index.md").read_text()
-    assert cells(md_row(md, "mlp"))[3] == "16"  # no interval to show
-    assert "saturation 'ci\\_high' = 'wide' is not a number; ignored" in md
+    assert cells(md_row(md, "mlp"))[3].startswith("16")
+    assert "latency model" not in md
     assert "model 'ghost' has no measured points (out of memory at batch 1)" in md
+
+
+@pytest.mark.parametrize(("entry", "change", "message"), [
+    ("saturation", {"ci_high": "wide"}, r"saturation\['mlp'\] is malformed: Saturation.ci_high must be int, got"),
+    ("saturation", {"gain_per_doubling": [7]}, r"saturation\['mlp'\] is malformed: GainStep: expected an object"),
+    ("saturation", {"surprise": 1}, r"saturation\['mlp'\] is malformed: Saturation: unknown field\(s\) \['surprise'\]"),
+    ("sweeps", {"batch_sizes": "1,2"}, r"sweeps\['mlp'\] is malformed: SweepRecord.batch_sizes must be"),
+    ("sweeps", None, r"sweeps\['mlp'\] must be an object, got NoneType"),
+])
+def test_malformed_entries_are_refused_naming_the_file(batch_result, tmp_path, entry, change, message):
+    src = batch_result("bad")
+    data = json.loads(src.read_text())
+    section = data["dlplayground"][entry]
+    section["mlp"] = None if change is None else {**section["mlp"], **change}
+    src.write_text(json.dumps(data))
+    with pytest.raises(UserInputError, match=re.escape(str(src)) + ".*" + message):
+        build_report([src], tmp_path / "r")
+    assert not (tmp_path / "r").exists()
 
 
 # ----------------------------------------------------------------------------------------- escaping
 def test_values_are_escaped_in_html_and_markdown(batch_result, tmp_path):
     evil = "<script>alert(1)</script>|`x`$y"
-    src = batch_result("evil", models=(evil,), saturation={"diagnosis": "<b>bold</b> | *star*"})
+    src = batch_result("evil", models=(evil,), saturation={"diagnosis": {
+        "bound": "overhead-bound", "batch_size": 16, "text": "<b>bold</b> | *star*"}})
     out = tmp_path / "r"
     build_report([src], out, title="<img src=x onerror=alert(2)>")
     html_text = (out / "index.html").read_text()
@@ -137,7 +156,8 @@ def test_values_are_escaped_in_html_and_markdown(batch_result, tmp_path):
     assert "<img src=x" not in html_text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;|`x`$y" in body
     assert "&lt;img src=x onerror=alert(2)&gt;" in html_text
-    assert body.count("<script") == 0  # the page's own script sits in <head>, under a CSP hash
+    assert html_text.count("<script") == 0  # the page runs no script at all
+    assert "script-src &#39;none&#39;" in html_text
 
     svgs = sorted((out / "figures" / "evil").glob("*.svg"))
     assert len(svgs) == 1
@@ -403,7 +423,6 @@ def test_no_roofline_without_peaks_or_flops(batch_result, tmp_path):
         "old": {},  # an older file: neither peaks nor FLOPs
         "flopless": {"peaks": PEAKS},  # peaks, but no model has a FLOP count
         "counted": COMPUTE_SIDE,  # FLOPs, but no peaks
-        "bad-peaks": {"peaks": {"matmul_gflop_s": "fast", "bandwidth_gb_s": -1}, **COMPUTE_SIDE},
         "other-dtype": {"peaks": {**PEAKS, "dtype": "float16"}, **COMPUTE_SIDE},
     }
     for name, kwargs in cases.items():
@@ -449,3 +468,14 @@ def test_roofline_per_run_and_escaped(batch_result, tmp_path):
     assert row[8] == "compute-bound"
     assert cells(md_row(after(md, "### Where the time goes (roofline): cuda"), "mlp"))[8] == "memory-bound"
     ET.parse(out / "figures/cpu/roofline-cpu-float32.svg")  # the name inside is still well-formed XML
+
+
+@pytest.mark.parametrize(("peaks", "message"), [
+    ({"matmul_gflop_s": "fast"}, "Peaks.matmul_gflop_s must be float, got 'fast'"),
+    ({"bandwidth_gb_s": -1}, "bandwidth_gb_s must be a finite number > 0, got -1"),
+])
+def test_malformed_peaks_are_refused_naming_the_file(batch_result, tmp_path, peaks, message):
+    src = batch_result("bad-peaks", peaks=peaks, **COMPUTE_SIDE)
+    with pytest.raises(UserInputError, match=re.escape(str(src)) + ".*environment.peaks is malformed: .*"
+                       + re.escape(message)):
+        build_report([src], tmp_path / "r")

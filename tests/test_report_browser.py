@@ -1,12 +1,16 @@
 """The HTML report in a real browser: headless Chromium renders it with no errors and shows every figure.
 
-The page's own script writes what it saw into ``<html data-*>`` attributes (images present and decoded,
-errors and Content-Security-Policy violations); ``--dump-dom`` after a virtual-time budget returns them.
+The report ships no script. The test loads an instrumented copy of the page: ``report_checks.js`` injected
+under the page's own Content-Security-Policy (only its hash added to ``script-src``), which writes what it saw
+into ``<html data-*>`` attributes (images present and decoded, errors and CSP violations); ``--dump-dom``
+after a virtual-time budget returns them.
 Set ``DLPLAYGROUND_SCREENSHOT_DIR`` to keep the screenshot somewhere you can look at it.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -35,6 +39,24 @@ def chromium_run(chromium: str, profile: Path, *args: str) -> subprocess.Complet
                           timeout=60, env=env, check=False, cwd=profile)
 
 
+CHECKS = Path(__file__).with_name("report_checks.js")
+
+
+def instrumented_copy(index: Path) -> Path:
+    """``index.html`` with the test's checks script injected, allowed by its hash and nothing else."""
+    script = CHECKS.read_text()
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    page = index.read_text()
+    no_script = "script-src &#39;none&#39;"  # as the attribute holds it, HTML-escaped
+    assert no_script in page  # the shipped page runs no script
+    assert "<script" not in page.split("<body>", 1)[0]
+    page = page.replace(no_script, f"script-src &#39;sha256-{digest}&#39;", 1)
+    page = page.replace("</head>", f"<script>{script}</script>\n</head>", 1)
+    copy = index.with_name("instrumented.html")
+    copy.write_text(page)
+    return copy
+
+
 def html_attributes(dom: str) -> dict[str, str]:
     tag = re.search(r"<html\b[^>]*>", dom)
     assert tag is not None, dom[:500]
@@ -50,7 +72,8 @@ def test_report_renders_in_headless_chromium(chromium, batch_result, experiment_
     assert n_figures == 5  # 3 series, 1 across-devices, 1 experiment figure
     url = (out / "index.html").as_uri()
 
-    dumped = chromium_run(chromium, tmp_path / "profile", "--dump-dom", "--virtual-time-budget=5000", url)
+    dumped = chromium_run(chromium, tmp_path / "profile", "--dump-dom", "--virtual-time-budget=5000",
+                          instrumented_copy(out / "index.html").as_uri())
     assert dumped.returncode == 0, dumped.stderr[-2000:]
     attrs = html_attributes(dumped.stdout)
     assert attrs.get("data-ready") == "1", "the page's load handler did not run"

@@ -1,50 +1,32 @@
 """End to end: the real benchmark suite in --quick mode writes the JSON, the report renders it.
 
-One small real run (the MLP at batch sizes 1-8 on the CPU, a few seconds) checks that the generator reads
-what the producer actually writes, not just what the hand-made fixtures say it writes.
+The session's one real quick run (``quick_bench``: the MLP and LSTM at batch sizes 1-8 on the CPU, through
+``dlplayground bench --report``) checks that the generator reads what the producer actually writes, not just
+what the hand-made fixtures say it writes.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
-from dlplayground.report import build_report, compare_envelopes
+from dlplayground.report import compare_envelopes
 from dlplayground.report.build import MANIFEST
 from dlplayground.results import read_envelope
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    suite = ROOT / "benchmarks" / "test_batch_size.py"
-    if not suite.is_file():
-        pytest.skip("benchmarks/test_batch_size.py is not in this checkout")
-    out = tmp_path_factory.mktemp("suite") / "quick.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", str(suite.parent), "--rootdir", str(ROOT), "-p", "no:cacheprovider", "-q",
-         "--quick", "--device", "cpu", "--models", "mlp", "--batch-sizes", "1,2,4,8", "--latency-budget-ms", "1000",
-         f"--benchmark-json={out}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    return out
-
-
-def test_report_from_the_real_quick_suite(quick_run, tmp_path):
+def test_report_from_the_real_quick_suite(quick_bench):
+    quick_run, out = quick_bench.json_path, quick_bench.report_dir
     envelope = read_envelope(quick_run)
     assert envelope.study == "batch_size"
-    assert sorted(r.batch_size for r in envelope.records) == [1, 2, 4, 8]
+    assert sorted(r.batch_size for r in envelope.records if r.model == "mlp") == [1, 2, 4, 8]
     sat = envelope.saturation["mlp"]
+    assert f"bench: report written to {out / 'index.html'}" in quick_bench.proc.stdout
 
-    out = tmp_path / "report"
-    build_report([quick_run], out)
     md = (out / "index.md").read_text()
     html_text = (out / "index.html").read_text()
     summary = next(line for line in md.splitlines() if line.startswith("| mlp | cpu | float32 |"))
@@ -52,22 +34,23 @@ def test_report_from_the_real_quick_suite(quick_run, tmp_path):
     assert cells[3].split(" ")[0] == str(sat["saturation_batch"])
     assert f"({sat['ci_low']}–{sat['ci_high']})" in cells[3].replace("CI ", "")
     assert cells[4] == str(sat["best_batch"])
-    assert cells[6] == str(sat["slo_batch"])  # every batch fits a 1 s budget: the best one is picked
+    assert cells[6] == (str(sat["slo_batch"]) if sat["slo_batch"] is not None else "—")
     assert f"Throughput saturates at batch {sat['saturation_batch']}" in html_text
     for batch in (1, 2, 4, 8):
         assert any(line.startswith(f"| {batch} |") or line.startswith(f"| **{batch} (") for line in md.splitlines())
 
     figures = json.loads((out / MANIFEST).read_text())["figures"]
     # The suite measures the device's peaks and counts FLOPs, so the run gets its roofline too.
-    assert figures == ["figures/quick/mlp-cpu-float32.png", "figures/quick/roofline-cpu-float32.png"]
+    assert figures == ["figures/quick/mlp-cpu-float32.png", "figures/quick/lstm-cpu-float32.png",
+                       "figures/quick/roofline-cpu-float32.png"]
     for rel in figures:
         with Image.open(out / rel) as img:
             img.verify()
-    assert html_text.count('<img src="data:image/png;base64,') == 2
+    assert html_text.count('<img src="data:image/png;base64,') == 3
     assert "### Where the time goes (roofline)" in md
     assert (out / "inputs" / "quick.json").read_bytes() == quick_run.read_bytes()
 
     # The same file against itself: identical samples, identical intervals, nothing to flag.
     same = compare_envelopes(envelope, read_envelope(quick_run))
-    assert same.counts()["unchanged"] == 4
+    assert same.counts()["unchanged"] == 8
     assert not same.has_regression

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from dlplayground.bench.peaks import Peaks
 from dlplayground.bench.roofline import (
     COMPUTE,
     MEMORY,
@@ -15,16 +16,18 @@ from dlplayground.bench.roofline import (
     UNKNOWN,
     Roofs,
     Rule,
-    diagnose,
     diagnose_record,
     place,
     rule_text,
 )
+from dlplayground.bench.saturation import LatencyModel, Saturation
 from dlplayground.report.roofline_plot import DIAGNOSIS_COLUMNS, diagnosis_rows, plot_roofline, point_rows
 from dlplayground.results import TimingRecord
 
 ROOFS = Roofs(peak_gflop_s=100.0, peak_gb_s=10.0)
-PEAKS = {"matmul_gflop_s": 100.0, "bandwidth_gb_s": 10.0, "dtype": "float32"}
+PEAKS = Peaks(matmul_gflop_s=100.0, bandwidth_gb_s=10.0, dtype="float32", device="cpu", threads=1, matmul_n=512,
+              matmul_median_gflop_s=95.0, matmul_by_n=[{"n": 512, "best_gflop_s": 100.0, "median_gflop_s": 95.0}],
+              copy_bytes=1 << 26, bandwidth_median_gb_s=9.5, elapsed_s=0.5).to_dict()
 
 
 def record(flops: float | None, bytes_moved: float | None, *, batch: int = 8, model: str = "m",
@@ -45,9 +48,11 @@ def test_roofs_ridge_and_roof():
     assert ROOFS.ridge_flop_per_byte == 10.0
     assert ROOFS.roof_gflop_s(2.0) == 20.0  # memory side: intensity x bandwidth
     assert ROOFS.roof_gflop_s(50.0) == 100.0  # compute side: flat at the peak
-    assert Roofs.from_peaks(PEAKS) == ROOFS
-    assert Roofs.from_peaks({}) is None
-    assert Roofs.from_peaks({"matmul_gflop_s": 0.0, "bandwidth_gb_s": 1.0}) is None
+    assert Roofs.from_peaks(Peaks.from_dict(PEAKS)) == ROOFS
+    with pytest.raises(ValueError, match="matmul_gflop_s must be a finite number > 0"):
+        Peaks.from_dict({**PEAKS, "matmul_gflop_s": 0.0})
+    with pytest.raises(ValueError, match="missing field 'bandwidth_gb_s'"):
+        Peaks.from_dict({k: v for k, v in PEAKS.items() if k != "bandwidth_gb_s"})
 
 
 def test_place_computes_achieved_figures_and_percentages():
@@ -138,14 +143,26 @@ def test_points_above_a_ceiling_carry_a_caveat():
 def test_unknown_without_flops_or_peaks():
     assert diagnose_record(record(None, None), batch_size=4, roofs=ROOFS).bound == UNKNOWN
     assert diagnose_record(COMPUTE_POINT, batch_size=4, roofs=None).bound == UNKNOWN
-    assert diagnose(None, batch_size=4, roofs=ROOFS).text == "bound unknown at batch 4 (no a FLOP count)"
+    assert diagnose_record(None, batch_size=4, roofs=ROOFS).text == "bound unknown at batch 4 (no a FLOP count)"
 
 
-def test_diagnosis_rows_from_envelope_dicts():
+def _saturation(model: str, batch: int, records: list[TimingRecord], fit: LatencyModel | None) -> Saturation:
+    """A model's saturation at ``batch`` carrying the diagnosis the sweep gives it (the rule, at that point)."""
+    at = next(r for r in records if r.model == model and r.batch_size == batch)
+    diagnosis = diagnose_record(at, batch_size=batch, roofs=ROOFS, fixed_ms=fit.a_ms if fit else None,
+                                per_item_ms=fit.c_ms_per_item if fit else None)
+    return Saturation(model=model, device="cpu", dtype="float32", eps=0.05, saturation_batch=batch, ci_low=batch,
+                      ci_high=batch, ci_level=0.95, best_batch=batch, best_throughput_items_s=1.0,
+                      at_sweep_edge=False, latency_model=fit, diagnosis=diagnosis)
+
+
+def test_diagnosis_rows_read_the_sweeps_diagnosis():
     records = [record(5e7 * b, 1e7, batch=b, model="a") for b in (1, 2, 4)] + [MEMORY_POINT]
-    saturation = {"a": {"saturation_batch": 4, "latency_model": {"a_ms": 1.0, "c_ms_per_item": 1.0, "r2": 1}},
-                  "m": {"saturation_batch": 8, "latency_model": None}}
-    rows = diagnosis_rows(records, saturation, PEAKS)
+    saturation = {"a": _saturation("a", 4, records, LatencyModel(a_ms=1.0, c_ms_per_item=1.0, r2=1.0)),
+                  "m": _saturation("m", 8, records, None)}
+    # What the report reads back from the JSON is what the sweep wrote: the same typed value.
+    assert {m: Saturation.from_dict(s.to_dict()) for m, s in saturation.items()} == saturation
+    rows = diagnosis_rows(records, saturation)
     assert [r[0] for r in rows] == ["a", "m"]
     assert all(len(r) == len(DIAGNOSIS_COLUMNS) for r in rows)
     a, m = rows
@@ -155,17 +172,15 @@ def test_diagnosis_rows_from_envelope_dicts():
     assert a[8] == COMPUTE
     assert m[8] == MEMORY
     assert m[7] == pytest.approx(50.0)
-    assert len(point_rows(records, PEAKS)) == 4
+    assert len(point_rows(records, ROOFS)) == 4
 
 
 def test_plot_roofline_writes_a_png(tmp_path):
     records = [record(5e7 * b, 1e6 * (10 + b), batch=b, model="a") for b in (1, 2, 4, 8)]
     records += [record(1e6 * b, 1e6, batch=b, model="b$") for b in (1, 2)]  # '$' must not start mathtext
-    out = plot_roofline(records, PEAKS, tmp_path / "fig" / "roofline.png", "roofline test",
-                        saturation={"a": {"saturation_batch": 4}, "b$": 2})
+    out = plot_roofline(records, ROOFS, tmp_path / "fig" / "roofline.png", "roofline test",
+                        saturation={"a": _saturation("a", 4, records, None), "b$": _saturation("b$", 2, records, None)})
     assert out == tmp_path / "fig" / "roofline.png"
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(ValueError, match="no measured peaks"):
-        plot_roofline(records, {}, tmp_path / "x.png", "t")
     with pytest.raises(ValueError, match="no record"):
-        plot_roofline([record(None, None)], PEAKS, tmp_path / "y.png", "t")
+        plot_roofline([record(None, None)], ROOFS, tmp_path / "y.png", "t")

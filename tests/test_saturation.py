@@ -41,14 +41,14 @@ def test_knee_is_found_exactly_on_a_clean_curve():
 def test_flat_throughput_saturates_at_the_smallest_batch():
     sat = analyse(records(lambda b: 1e-3 * b))  # latency proportional to batch: no gain at all
     assert sat.saturation_batch == 1
-    assert all(g["gain"] == pytest.approx(1.0) for g in sat.gain_per_doubling)
+    assert all(g.gain == pytest.approx(1.0) for g in sat.gain_per_doubling)
 
 
 def test_monotone_to_the_end_is_flagged_at_the_sweep_edge():
     sat = analyse(records(lambda b: 1e-3))  # constant latency: throughput doubles every step
     assert sat.saturation_batch == 128
     assert sat.at_sweep_edge
-    assert all(g["gain"] == pytest.approx(2.0) for g in sat.gain_per_doubling)
+    assert all(g.gain == pytest.approx(2.0) for g in sat.gain_per_doubling)
 
 
 def test_noisy_curve_gives_an_interval_that_contains_the_knee():

@@ -72,16 +72,21 @@ def test_slow_calls_still_get_min_rounds_and_fast_calls_stop_at_max_rounds():
     assert len(time_call(fast.work, CPU, config, clock=fast.clock, sync=fast.sync)[0]) == 50
 
 
-def test_thread_count_is_fixed_and_recorded():
+def test_thread_count_is_fixed_recorded_and_restored():
     before = torch.get_num_threads()
-    try:
-        fake = FakeDevice([0.001])
-        config = TimerConfig(warmup_calls=1, warmup_s=0.0, min_rounds=1, max_rounds=1, threads=1)
-        _, threads, _ = time_call(fake.work, CPU, config, clock=fake.clock, sync=fake.sync)
-        assert threads == 1
-        assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(before)
+    target = 1 if before != 1 else 2
+    seen: list[int] = []
+    fake = FakeDevice([0.001])
+
+    def work() -> None:
+        seen.append(torch.get_num_threads())
+        fake.work()
+
+    config = TimerConfig(warmup_calls=2, warmup_s=0.0, min_rounds=3, max_rounds=3, threads=target)
+    _, threads, _ = time_call(work, CPU, config, clock=fake.clock, sync=fake.sync)
+    assert threads == target
+    assert seen == [target] * 5  # every warm-up and timed call ran with the asked thread count
+    assert torch.get_num_threads() == before  # and the caller's setting is back
 
 
 def test_measure_inference_builds_a_record_in_eval_and_inference_mode():

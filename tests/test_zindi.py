@@ -129,6 +129,18 @@ def test_stratified_split_keeps_priors_and_every_class_in_training() -> None:
         stratified_split(labels, 1.0, seed=0)
 
 
+def test_stratified_split_refuses_what_cannot_keep_the_classes() -> None:
+    labels = ["a"] * 50 + ["b"] * 30 + ["c"] * 10 + ["d"] * 1
+    # Too small to hold one example of each splittable class: scikit-learn's stratified split refuses.
+    with pytest.raises(UserInputError, match="cannot make a stratified split of 91 rows"):
+        stratified_split(labels, 0.02, seed=0)
+    # So large that a small class would leave training entirely: refused, not trained without it.
+    with pytest.raises(UserInputError, match="leaves no training example of 'c'"):
+        stratified_split(labels, 0.99, seed=0)
+    # Nothing rounds up to a validation example: everything stays in training.
+    assert stratified_split(labels, 0.001, seed=0) == (list(range(len(labels))), [])
+
+
 def test_submission_round_trips_atomically(tmp_path: Path) -> None:
     out = write_submission(tmp_path / "sub" / "submission.csv", ["x1", "x,2"], ["Depression", "Alcohol"])
     assert out.read_text(encoding="utf-8") == 'id,target\nx1,Depression\n"x,2",Alcohol\n'

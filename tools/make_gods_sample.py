@@ -4,6 +4,8 @@ Texts are composed from hand-written sentences; about a third borrow one sentenc
 class and half add a sentence common to all classes, so the
 task is not trivially separable. Nothing here comes from the real competition data.
 """
+from __future__ import annotations
+
 import csv
 import random
 from pathlib import Path
@@ -62,7 +64,7 @@ SHARED = ["I can't sleep at night.", "My grades are dropping.", "I feel stressed
           "I feel alone in my hostel.", "Money has been a problem this year."]
 
 
-def text_for(label):
+def text_for(label: str) -> tuple[str, str]:
     own = rng.sample(SENTENCES[label], k=rng.choice([1, 1, 2, 3]))
     if rng.random() < 0.5:
         own.insert(rng.randrange(len(own) + 1), rng.choice(SHARED))
@@ -74,7 +76,7 @@ def text_for(label):
     return title, " ".join(p for p in parts if p)
 
 
-def rows(n, prefix):
+def rows(n: int, prefix: str) -> list[dict[str, str]]:
     labels = [lab for lab, p in PRIOR.items() for _ in range(round(p * n))]
     rng.shuffle(labels)
     out = []

@@ -12,6 +12,8 @@ import platform
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -88,6 +90,30 @@ def parse_dtype(name: str, device: torch.device) -> torch.dtype:
 def dtype_name(dtype: torch.dtype) -> str:
     """The short name ('float32') of a torch dtype, as used in options and records."""
     return str(dtype).removeprefix("torch.")
+
+
+@contextmanager
+def cpu_threads(threads: int | None) -> Iterator[int]:
+    """Run the block with ``threads`` CPU threads for torch and for NumPy/SciPy's BLAS; restore both after.
+
+    The one way the timer and every study set threads, so a run records the count it really used and leaves
+    the process as it found it. ``None`` keeps the current torch setting (and limits nothing). Yields the
+    torch thread count in force inside the block.
+    """
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise UserInputError(f"--threads must be a positive integer, got {threads!r}")
+    before = torch.get_num_threads()
+    if threads is None:
+        yield before
+        return
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads, user_api="blas"):
+            yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
 
 
 def synchronize(device: torch.device) -> None:

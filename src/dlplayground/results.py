@@ -18,23 +18,96 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+import types
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 
 from dlplayground.atomic import atomic_write_text
 from dlplayground.errors import UserInputError
 
+R = TypeVar("R")
 SCHEMA_VERSION = 1
 BATCH_SIZE_STUDY = "batch_size"
+RESULT_FILE = "result.json"
+"""The envelope file in a study's output folder."""
 
 
 class EnvelopeError(UserInputError):
     """A results file is missing, not JSON, or not of the envelope's shape; the message names the file."""
+
+
+# ------------------------------------------------------------------------------------- from JSON
+def record_from_dict(cls: type[R], data: Any, *, nested: Mapping[str, Callable[[Any], Any]] | None = None,
+                     ignore: Iterable[str] = ()) -> R:
+    """Build the dataclass ``cls`` from its JSON form, strictly: the one reader every record type uses.
+
+    Every field without a default must be present; a key that is not a field is refused (unless listed in
+    ``ignore``: derived values a producer stores for humans); each value must fit the field's annotation
+    (``int``, ``float``, ``str``, ``bool``, ``X | None``, ``tuple[X, ...]``, ``list``, ``dict``); fields named in
+    ``nested`` are built by their own reader. Raises ``ValueError`` naming the field, which callers turn into
+    an ``EnvelopeError`` naming the file.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    init = [f for f in fields(cls) if f.init]
+    unknown = set(data) - {f.name for f in init} - set(ignore)
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown field(s) {sorted(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for f in init:
+        if f.name not in data:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise ValueError(f"{cls.__name__}: missing field {f.name!r}")
+            continue
+        value = data[f.name]
+        if nested and f.name in nested:
+            kwargs[f.name] = None if value is None else nested[f.name](value)
+        else:
+            kwargs[f.name] = _fit(hints[f.name], value, f"{cls.__name__}.{f.name}")
+    return cls(**kwargs)
+
+
+def _fit(annotation: Any, value: Any, where: str) -> Any:
+    """``value`` checked (and, for ints stored as integral floats and sequences, converted) against ``annotation``."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        return _fit(options[0], value, where) if len(options) == 1 else value
+    if annotation is Any:
+        return value
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+    elif annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif annotation is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif annotation is str:
+        if isinstance(value, str):
+            return value
+    elif origin in (tuple, list):
+        if isinstance(value, list | tuple):
+            item = args[0] if args else Any
+            items = [_fit(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+            return tuple(items) if origin is tuple else items
+    elif origin is dict or annotation is dict:
+        if isinstance(value, Mapping):
+            return dict(value)
+    else:
+        return value
+    raise ValueError(f"{where} must be {getattr(annotation, '__name__', annotation)}, got {value!r}")
 
 
 # ---------------------------------------------------------------------------------------------- points
@@ -120,17 +193,22 @@ class TimingRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TimingRecord:
-        """Rebuild from ``to_dict`` output; derived statistics are recomputed, never trusted."""
-        names = {f for f in cls.__dataclass_fields__}
-        kwargs = {k: v for k, v in data.items() if k in names}
-        kwargs["times_s"] = tuple(kwargs.get("times_s", ()))
-        return cls(**kwargs)
+        """Rebuild from ``to_dict`` output; derived statistics are recomputed, never trusted.
+
+        Other keys (the derived statistics, and what the suite adds to ``extra_info`` for humans) are ignored.
+        """
+        names = set(cls.__dataclass_fields__)
+        return record_from_dict(cls, {k: v for k, v in data.items() if k in names})
 
 
 # ------------------------------------------------------------------------------------- experiments
 @dataclass
 class Table:
-    """A table for the report: a title, column names and rows of plain values."""
+    """A table for the report: a title, column names and rows of raw values.
+
+    Cells are numbers (unrounded: the report rounds when it renders), text, None (missing) or an interval as
+    a ``[low, high]`` pair of numbers. Never pre-formatted strings of numbers.
+    """
 
     title: str
     columns: list[str]
@@ -156,17 +234,21 @@ class Figure:
 class StudyResult:
     """What an experiment found, in a shape the report generator renders without knowing the study.
 
-    ``question`` and ``verdict`` are prose (the verdict states plainly what the evidence says);
-    ``metrics`` are the headline figures; ``tables``/``figures`` carry the detail.
+    ``question`` and ``verdict`` are prose (the verdict is computed from the numbers by the study's rule);
+    ``metrics`` are the headline figures as raw values (an interval as a ``[low, high]`` pair);
+    ``tables``/``figures`` carry the detail.
     """
 
     study: str
     question: str
     verdict: str
     data_source: str
-    metrics: dict[str, float | int | str | None] = field(default_factory=dict)
+    metrics: dict[str, float | int | str | list[float] | None] = field(default_factory=dict)
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+    """The raw values the figures were derived from (per-pass accuracies, per-image scores, per-seed runs,
+    bootstrap settings), as plain JSON, so a reader can re-derive or re-analyse without re-running."""
     elapsed_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -178,7 +260,8 @@ class StudyResult:
             study=data["study"], question=data.get("question", ""), verdict=data.get("verdict", ""),
             data_source=data.get("data_source", ""), metrics=dict(data.get("metrics", {})),
             tables=[Table(**t) for t in data.get("tables", [])],
-            figures=[Figure(**f) for f in data.get("figures", [])], elapsed_s=data.get("elapsed_s"),
+            figures=[Figure(**f) for f in data.get("figures", [])], raw=dict(data.get("raw", {})),
+            elapsed_s=data.get("elapsed_s"),
         )
 
 

@@ -1,8 +1,9 @@
 """The batch-size study's configuration: one typed dataclass, with the help text beside each field.
 
-The root ``conftest.py`` turns these fields into pytest options (``--device``, ``--models``, ...), so the
-options, their help and their validation are declared once, here. ``BenchConfig.from_options`` validates
-everything before a single model is built, so bad input fails in one line instead of deep inside a sweep.
+The pytest plugin (``dlplayground.bench.plugin``) turns these fields into pytest options (``--device``,
+``--models``, ...), so the options, their help and their validation are declared once, here.
+``BenchConfig.from_options`` validates everything before a single model is built, so bad input fails in one
+line instead of deep inside a sweep.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class BenchOptions:
 
     @classmethod
     def option_fields(cls) -> list[tuple[str, str, str, Any]]:
-        """(option, attribute, help, default) for every field, for the conftest to register."""
+        """(option, attribute, help, default) for every field, for the plugin and the CLI to register."""
         return [(f.metadata["option"], f.name, f.metadata["help"], f.default) for f in fields(cls)]
 
 

@@ -18,6 +18,7 @@ arithmetic without timing anything.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ import torch
 
 from dlplayground.bench.timing import TimerConfig, time_call
 from dlplayground.devices import dtype_name
+from dlplayground.results import record_from_dict
 
 TimeFn = Callable[[Callable[[], object], torch.device, TimerConfig], tuple[list[float], int, str]]
 
@@ -78,6 +80,12 @@ class Peaks:
     elapsed_s: float
     method: str = "best call: square matmuls n=256,512,... (2*n^3 FLOP); tensor copy (2*bytes); shared timer"
 
+    def __post_init__(self) -> None:
+        for name in ("matmul_gflop_s", "bandwidth_gb_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"peaks: {name} must be a finite number > 0, got {value!r}")
+
     @property
     def ridge_flop_per_byte(self) -> float:
         """Arithmetic intensity where the two roofs meet: below it a kernel cannot be compute-bound."""
@@ -88,8 +96,8 @@ class Peaks:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Peaks:
-        names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in names})
+        """Rebuild from ``to_dict`` output (the stored ``ridge_flop_per_byte`` is derived, so recomputed)."""
+        return record_from_dict(cls, data, ignore=("ridge_flop_per_byte",))
 
 
 def matmul_gflop_s(n: int, seconds: float) -> float:

@@ -32,7 +32,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from dlplayground.results import TimingRecord
+from dlplayground.bench.peaks import Peaks
+from dlplayground.results import TimingRecord, record_from_dict
 
 OVERHEAD = "overhead-bound"
 MEMORY = "memory-bound"
@@ -73,12 +74,9 @@ class Roofs:
         return min(self.peak_gflop_s, intensity * self.peak_gb_s)
 
     @classmethod
-    def from_peaks(cls, peaks: Mapping[str, Any]) -> Roofs | None:
-        """From ``environment["peaks"]``; None when the run has no (valid) measured peaks."""
-        try:
-            return cls(float(peaks["matmul_gflop_s"]), float(peaks["bandwidth_gb_s"]))
-        except (KeyError, TypeError, ValueError):
-            return None
+    def from_peaks(cls, peaks: Peaks) -> Roofs:
+        """The two ceilings of a run's measured ``Peaks``."""
+        return cls(peaks.matmul_gflop_s, peaks.bandwidth_gb_s)
 
 
 @dataclass(frozen=True)
@@ -100,6 +98,10 @@ class RooflinePoint:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RooflinePoint:
+        return record_from_dict(cls, data)
 
 
 def place(record: TimingRecord, roofs: Roofs) -> RooflinePoint | None:
@@ -135,9 +137,16 @@ class Diagnosis:
     """Whether the latency fit described the point closely enough for its ``a`` to count (see ``Rule``)."""
     point: RooflinePoint | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
-def diagnose(
-    point: RooflinePoint | None,
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Diagnosis:
+        return record_from_dict(cls, data, nested={"point": RooflinePoint.from_dict})
+
+
+def diagnose_record(
+    record: TimingRecord | None,
     *,
     batch_size: int,
     roofs: Roofs | None,
@@ -145,13 +154,14 @@ def diagnose(
     per_item_ms: float | None = None,
     rule: Rule = Rule(),
 ) -> Diagnosis:
-    """Apply the diagnosis rule (module docstring) to the point at a model's saturation batch.
+    """Apply the diagnosis rule (module docstring) to the record measured at a model's saturation batch.
 
     ``fixed_ms`` and ``per_item_ms`` are the fitted latency model's ``a`` and ``c``
     (``Saturation.latency_model``), None when there is no fit; the point's median latency is ``t(b_sat)``.
     With ``per_item_ms`` given, ``a`` only counts when the fit predicts ``t(b_sat)`` within
     ``rule.fit_tolerance``.
     """
+    point = place(record, roofs) if record is not None and roofs is not None else None
     if point is None or roofs is None:
         missing = "measured peaks" if roofs is None else "a FLOP count"
         return Diagnosis(UNKNOWN, batch_size, f"bound unknown at batch {batch_size} (no {missing})")
@@ -193,21 +203,6 @@ def diagnose(
                               f"({point.pct_of_matmul_peak:.1f}% of matmul peak)")
     return result(COMPUTE, f"{intensity}; {point.achieved_gflop_s:.3g} GFLOP/s = {point.pct_of_matmul_peak:.1f}% "
                            f"of the {roofs.peak_gflop_s:.3g} GFLOP/s matmul peak")
-
-
-def diagnose_record(
-    record: TimingRecord | None,
-    *,
-    batch_size: int,
-    roofs: Roofs | None,
-    fixed_ms: float | None = None,
-    per_item_ms: float | None = None,
-    rule: Rule = Rule(),
-) -> Diagnosis:
-    """``diagnose`` for a record (the one measured at the saturation batch)."""
-    point = place(record, roofs) if record is not None and roofs is not None else None
-    return diagnose(point, batch_size=batch_size, roofs=roofs, fixed_ms=fixed_ms, per_item_ms=per_item_ms,
-                    rule=rule)
 
 
 def rule_text(rule: Rule = Rule()) -> str:

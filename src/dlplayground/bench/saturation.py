@@ -2,9 +2,10 @@
 
 Throughput is X(b) = b / t(b) with t(b) the median per-call latency at batch size b. The *saturation batch*
 is the smallest b whose throughput reaches (1 - eps) of the best throughput seen in the sweep. Its
-uncertainty comes from a bootstrap over the raw per-call samples: each resample redraws every point's samples
-with replacement, recomputes the medians and the saturation batch, and the percentile interval of those
-batches is the confidence interval (a set of batch sizes, so the bounds are batch sizes that were measured).
+uncertainty comes from a bootstrap over the raw per-call samples (``dlplayground.stats.bootstrap``, each point's
+samples resampled on their own): each resample redraws every point's samples with replacement, recomputes the
+medians and the saturation batch, and the percentile interval of those batches is the confidence interval (a
+set of batch sizes, so the bounds are batch sizes that were measured).
 
 Also derived from the same samples: the throughput gain per step of the sweep (per doubling on a power-of-two
 grid), the highest-throughput batch whose p99 latency fits a latency budget (an SLO), and a least-squares fit
@@ -15,14 +16,17 @@ count as much as large ones).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import nnls
 
+from dlplayground.bench.roofline import Diagnosis
 from dlplayground.errors import UserInputError
-from dlplayground.results import TimingRecord
+from dlplayground.results import TimingRecord, record_from_dict
+from dlplayground.stats import bootstrap
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,19 @@ class LatencyModel:
     c_ms_per_item: float
     r2: float
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LatencyModel:
+        return record_from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class GainStep:
+    """Throughput ratio X(to_batch) / X(from_batch) between consecutive measured batches."""
+
+    from_batch: int
+    to_batch: int
+    gain: float
+
 
 @dataclass(frozen=True)
 class Saturation:
@@ -74,31 +91,30 @@ class Saturation:
     best_throughput_items_s: float
     at_sweep_edge: bool
     """True when the saturation batch is the largest measured one: throughput was still growing."""
-    gain_per_doubling: list[dict[str, float]] = field(default_factory=list)
+    gain_per_doubling: tuple[GainStep, ...] = ()
     latency_budget_ms: float | None = None
     slo_batch: int | None = None
     latency_model: LatencyModel | None = None
     bootstrap_resamples: int = 0
-    diagnosis: str | None = None
+    diagnosis: Diagnosis | None = None
+    """What bounds the model at the saturation batch (``dlplayground.bench.roofline``); set by the sweep, which
+    holds the measured ceilings."""
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Saturation:
+        """Rebuild from ``to_dict`` output (the envelope's ``saturation`` entry); ``ValueError`` if malformed."""
+        return record_from_dict(cls, data, nested={
+            "gain_per_doubling": lambda steps: tuple(record_from_dict(GainStep, g) for g in steps),
+            "latency_model": LatencyModel.from_dict, "diagnosis": Diagnosis.from_dict})
 
 
 def saturation_index(throughput: np.ndarray, eps: float) -> np.ndarray:
     """Index of the first batch reaching (1 - eps) x the best throughput, along the last axis."""
     best = throughput.max(axis=-1, keepdims=True)
     return np.argmax(throughput >= (1.0 - eps) * best, axis=-1)
-
-
-def _bootstrap_medians(records: Sequence[TimingRecord], resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """(resamples, n_points) medians of per-point samples drawn with replacement."""
-    out = np.empty((resamples, len(records)))
-    for j, rec in enumerate(records):
-        samples = np.asarray(rec.times_s)
-        idx = rng.integers(0, len(samples), size=(resamples, len(samples)))
-        out[:, j] = np.median(samples[idx], axis=1)
-    return out
 
 
 def fit_latency_model(batch: np.ndarray, latency_s: np.ndarray) -> LatencyModel | None:
@@ -137,18 +153,16 @@ def analyse(records: Sequence[TimingRecord], config: SaturationConfig | None = N
     sat = int(saturation_index(throughput, config.eps))
     best = int(np.argmax(throughput))
 
-    rng = np.random.default_rng(config.seed)
-    boot_throughput = batch / _bootstrap_medians(records, config.resamples, rng)
-    boot_batches = batch[saturation_index(boot_throughput, config.eps)]
-    alpha = (1.0 - config.ci_level) / 2
-    ci_low = int(np.quantile(boot_batches, alpha, method="lower"))
-    ci_high = int(np.quantile(boot_batches, 1.0 - alpha, method="higher"))
+    def saturation_batches(*samples: np.ndarray) -> np.ndarray:
+        medians = np.stack([np.median(s, axis=1) for s in samples], axis=1)  # (resamples, points)
+        return batch[saturation_index(batch / medians, config.eps)].astype(float)
 
-    gains = [
-        {"from_batch": int(batch[i]), "to_batch": int(batch[i + 1]),
-         "gain": float(throughput[i + 1] / throughput[i])}
-        for i in range(len(batch) - 1)
-    ]
+    interval = bootstrap([np.asarray(r.times_s) for r in records], saturation_batches, paired=False,
+                         resamples=config.resamples, level=config.ci_level, seed=config.seed, discrete=True)
+    ci_low, ci_high = int(interval.low), int(interval.high)
+
+    gains = tuple(GainStep(int(batch[i]), int(batch[i + 1]), float(throughput[i + 1] / throughput[i]))
+                  for i in range(len(batch) - 1))
     slo_batch = None
     if config.latency_budget_ms is not None:
         p99_ms = np.array([r.p99_ms for r in records])

@@ -25,7 +25,7 @@ def describe(name: str, sat: Saturation, oom_batch: int | None) -> str:
     if oom_batch is not None:
         parts.append(f"OOM at batch {oom_batch}")
     if sat.diagnosis:
-        parts.append(sat.diagnosis)
+        parts.append(sat.diagnosis.text)
     return "; ".join(parts)
 
 

@@ -1,6 +1,6 @@
 """One batch-size sweep: builds each model once, times it at each batch size, records the OOM boundary.
 
-The pytest suite (``benchmarks/test_batch_size.py``) drives a ``Sweep`` point by point, so each point is a
+The pytest suite (``dlplayground.bench.suite``) drives a ``Sweep`` point by point, so each point is a
 pytest-benchmark test; the sweep keeps the records and produces the ``dlplayground`` section of the JSON.
 Points run model by model in ascending batch order: the first out-of-memory error ends that model's sweep
 and the larger batches are skipped, not failed.
@@ -26,13 +26,14 @@ from dlplayground.bench.flops import count_forward
 from dlplayground.bench.models import InputFactory, ModelSpec, build
 from dlplayground.bench.peaks import FULL_PEAKS, QUICK_PEAKS, Peaks, measure_peaks
 from dlplayground.bench.profiling import trace_point
+from dlplayground.bench.record import SweepRecord
 from dlplayground.bench.roofline import Roofs, diagnose_record, place
 from dlplayground.bench.saturation import Saturation, analyse
 from dlplayground.bench.timing import PointSpec, measure_inference
 from dlplayground.devices import dtype_name, empty_cache, environment_fingerprint, is_out_of_memory
+from dlplayground.progress import progress
 from dlplayground.results import BATCH_SIZE_STUDY, SCHEMA_VERSION, TimingRecord
 from dlplayground.seeding import seed_everything
-from dlplayground.studies.runner import progress
 
 
 @dataclass
@@ -48,11 +49,12 @@ class ModelSweep:
     """Why FLOPs/bytes could not be counted for this model (its points then carry None), if they could not."""
     traces: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"family": self.spec.family, "description": self.spec.description,
-                "batch_sizes": list(self.batch_sizes), "measured": [r.batch_size for r in self.records],
-                "oom_batch_size": self.oom_batch_size, "oom_message": self.oom_message,
-                "flop_count_error": self.flop_count_error, "traces": list(self.traces)}
+    def record(self) -> SweepRecord:
+        """The sweep's outcome as the record the envelope stores and the report reads."""
+        return SweepRecord(family=self.spec.family, description=self.spec.description,
+                           batch_sizes=tuple(self.batch_sizes), measured=tuple(r.batch_size for r in self.records),
+                           oom_batch_size=self.oom_batch_size, oom_message=self.oom_message,
+                           flop_count_error=self.flop_count_error, traces=tuple(self.traces))
 
 
 class PointSkipped(Exception):
@@ -74,6 +76,7 @@ class Sweep:
         self.models = {spec.name: ModelSweep(spec, config.batch_sizes[spec.name]) for spec in config.models}
         self._current: tuple[str, nn.Module, InputFactory] | None = None
         self._peaks: Peaks | None = None
+        self._saturation: tuple[tuple[int, ...], dict[str, Saturation]] | None = None
 
     def points(self) -> list[tuple[str, int]]:
         """Every (model, batch size) in execution order: model by model, batches ascending."""
@@ -144,8 +147,7 @@ class Sweep:
         return self._peaks
 
     def roofs(self) -> Roofs:
-        peaks = self.peaks()
-        return Roofs(peaks.matmul_gflop_s, peaks.bandwidth_gb_s)
+        return Roofs.from_peaks(self.peaks())
 
     def point_extras(self, record: TimingRecord) -> dict[str, Any]:
         """Derived roofline figures of one point for ``extra_info`` (readers recompute them; for humans)."""
@@ -157,7 +159,14 @@ class Sweep:
                 "pct_of_bandwidth": point.pct_of_bandwidth, "pct_of_roof": point.pct_of_roof}
 
     def saturation(self) -> dict[str, Saturation]:
-        """Saturation analysis per model that has at least one measured point, with its roofline diagnosis."""
+        """Saturation analysis per model that has at least one measured point, with its roofline diagnosis.
+
+        Computed once for a given set of records: the JSON hook and the terminal summary both ask for it at
+        the end of a run, and its bootstrap is the costliest step there.
+        """
+        measured = tuple(len(s.records) for s in self.models.values())
+        if self._saturation is not None and self._saturation[0] == measured:
+            return self._saturation[1]
         out = {}
         for name, s in self.models.items():
             if not s.records:
@@ -168,7 +177,8 @@ class Sweep:
             diagnosis = diagnose_record(at_sat, batch_size=sat.saturation_batch, roofs=self.roofs(),
                                         fixed_ms=fit.a_ms if fit else None,
                                         per_item_ms=fit.c_ms_per_item if fit else None)
-            out[name] = replace(sat, diagnosis=diagnosis.text)
+            out[name] = replace(sat, diagnosis=diagnosis)
+        self._saturation = (measured, out)
         return out
 
     def envelope_section(self) -> dict[str, Any]:
@@ -178,6 +188,6 @@ class Sweep:
             "environment": {**environment_fingerprint(self.config.device).to_dict(),
                             "peaks": self.peaks().to_dict()},
             "config": self.config.to_dict(),
-            "sweeps": {name: s.to_dict() for name, s in self.models.items()},
+            "sweeps": {name: s.record().to_dict() for name, s in self.models.items()},
             "saturation": {name: sat.to_dict() for name, sat in self.saturation().items()},
         }

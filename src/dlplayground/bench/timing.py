@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from dlplayground.devices import dtype_name, peak_memory, reset_peak_memory, synchronize
+from dlplayground.devices import cpu_threads, dtype_name, peak_memory, reset_peak_memory, synchronize
 from dlplayground.errors import UserInputError
 from dlplayground.results import TimingRecord
 
@@ -108,29 +108,27 @@ def time_call(
     Warm-up runs ``warmup_calls`` calls and continues until ``warmup_s`` has elapsed; then timed rounds run
     until ``min_rounds`` are in and ``target_time_s`` of samples is gathered, or ``max_rounds`` is hit.
     """
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    threads = torch.get_num_threads()
-    time_once, kind = _interval_timer(device, clock, sync)
-    warm_start = clock()
-    warm_calls = 0
-    while warm_calls < config.warmup_calls or clock() - warm_start < config.warmup_s:
-        fn()
-        sync(device)
-        warm_calls += 1
-    samples: list[float] = []
-    gc.collect()
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        while len(samples) < config.max_rounds:
-            samples.append(time_once(fn))
-            if len(samples) >= config.min_rounds and sum(samples) >= config.target_time_s:
-                break
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return samples, threads, kind
+    with cpu_threads(config.threads) as threads:
+        time_once, kind = _interval_timer(device, clock, sync)
+        warm_start = clock()
+        warm_calls = 0
+        while warm_calls < config.warmup_calls or clock() - warm_start < config.warmup_s:
+            fn()
+            sync(device)
+            warm_calls += 1
+        samples: list[float] = []
+        gc.collect()
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            while len(samples) < config.max_rounds:
+                samples.append(time_once(fn))
+                if len(samples) >= config.min_rounds and sum(samples) >= config.target_time_s:
+                    break
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        return samples, threads, kind
 
 
 def measure_inference(

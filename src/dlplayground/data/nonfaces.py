@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlplayground.data.image_folder import rgb_to_grey, to_square
+from dlplayground.data.olivetti import LFW_FACES
 
-LFW_FACES = 100
 LFW_SOURCE = "lfw_subset"
 
 

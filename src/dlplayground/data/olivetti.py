@@ -4,18 +4,27 @@ The real data is the file scikit-learn's ``fetch_olivetti_faces`` writes the fir
 ``<data_home>/olivetti_py3.pkz``, a joblib pickle (zlib-compressed, ``compress=6``) of one array of shape
 ``(400, 4096)`` -- 400 faces of 64 x 64 pixels, stored column-major as they came from the original MATLAB
 file. Subject ids are not stored; scikit-learn derives them as ``i // 10`` (10 contiguous images per
-subject). We read that file directly, applying exactly scikit-learn's post-processing (min-max scale to
-[0, 1], reshape, transpose), rather than calling the fetcher, because
+subject).
 
-* the fetcher hard-codes 400 images, so a small test file in the same format could not be read, and
-* ``get_data_home`` creates the folder as a side effect; looking for data must not write anything.
+The full cache in a data home is read by ``fetch_olivetti_faces(data_home=..., download_if_missing=False)``
+itself, so its post-processing (float32, min-max scale to [0, 1], reshape, transpose, subject ids) is
+scikit-learn's own. Two things the fetcher does not do are done here:
+
+* **Look without writing.** ``get_data_home`` creates the folder as a side effect, so the default data
+  home (``$SCIKIT_LEARN_DATA`` or ``~/scikit_learn_data``) is checked for the file first, and the fetcher
+  is only called on a folder that already holds it.
+* **Other files in the same format.** The fetcher hard-codes 400 images and the file name, so a cache
+  named differently (``--olivetti path/to/file.pkz``) or holding a subset of the faces (a test file, the
+  edge study's small inputs) gets the same post-processing here, step for step (``_sklearn_postprocess``;
+  a test checks the two agree).
 
 Nothing here downloads. With no path and no cache, ``load_face_images`` falls back to the 100 face
 images in scikit-image's ``lfw_subset`` (shipped with the package) and says so in ``FaceImages.source``.
 
 The cache is a pickle, so loading it runs code from that file: that is the documented format and the
 file was written by the user's own scikit-learn, but we only unpickle a file that starts like a joblib
-zlib/gzip/raw pickle and reject anything whose content is not a 2-D numeric array with 4096 columns.
+zlib/gzip/raw pickle and reject anything whose content is not a 2-D numeric array with 4096 columns --
+before the fetcher ever sees it, so every bad file gets a clear error naming it.
 """
 
 from __future__ import annotations
@@ -31,6 +40,8 @@ from dlplayground.errors import UserInputError
 CACHE_FILE = "olivetti_py3.pkz"
 """The file name ``fetch_olivetti_faces`` writes (``_pkl_filepath(data_home, "olivetti.pkz")``)."""
 FACE_SIDE_PX = 64
+OLIVETTI_IMAGES = 400
+"""Images in the real cache: the only size ``fetch_olivetti_faces`` reads."""
 IMAGES_PER_SUBJECT = 10
 LFW_FACES = 100
 """``skimage.data.lfw_subset()`` holds 200 images of 25 x 25 px: the first 100 are faces, the rest not."""
@@ -65,7 +76,10 @@ class FaceImages:
 
 
 def default_data_home() -> Path:
-    """scikit-learn's default data home (``$SCIKIT_LEARN_DATA`` or ``~/scikit_learn_data``), not created."""
+    """scikit-learn's default data home (``$SCIKIT_LEARN_DATA`` or ``~/scikit_learn_data``), not created.
+
+    ``sklearn.datasets.get_data_home`` gives the same path but creates the folder; looking must not write.
+    """
     return Path(os.environ.get("SCIKIT_LEARN_DATA", str(Path("~") / "scikit_learn_data"))).expanduser()
 
 
@@ -123,11 +137,10 @@ def _read_cache(cache: Path) -> np.ndarray:
     if faces.ndim != 2 or faces.shape[1] != FACE_SIDE_PX * FACE_SIDE_PX or faces.shape[0] == 0:
         raise UserInputError(
             f"--olivetti {str(cache)!r}: array of shape {faces.shape}, expected (n, "
-            f"{FACE_SIDE_PX * FACE_SIDE_PX}) with n >= 1 (Olivetti: (400, 4096))"
+            f"{FACE_SIDE_PX * FACE_SIDE_PX}) with n >= 1 (Olivetti: ({OLIVETTI_IMAGES}, 4096))"
         )
     if not (np.issubdtype(faces.dtype, np.number) and not np.issubdtype(faces.dtype, np.complexfloating)):
         raise UserInputError(f"--olivetti {str(cache)!r}: array of dtype {faces.dtype}, expected numbers")
-    faces = faces.astype(np.float64)
     if not np.isfinite(faces).all():
         raise UserInputError(f"--olivetti {str(cache)!r}: array contains NaN or infinite values")
     if faces.max() == faces.min():
@@ -135,24 +148,42 @@ def _read_cache(cache: Path) -> np.ndarray:
     return faces
 
 
+def _sklearn_postprocess(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """``fetch_olivetti_faces``'s post-processing, step for step, for files it cannot read itself.
+
+    float32, min-max scale over the whole set, reshape to 64 x 64, transpose (the stored rows are
+    column-major); subject ids ``i // 10`` where the file holds whole subjects.
+    """
+    faces = np.float32(faces)
+    faces = faces - faces.min()
+    faces /= faces.max()
+    images = faces.reshape((-1, FACE_SIDE_PX, FACE_SIDE_PX)).transpose(0, 2, 1)
+    n = len(images)
+    targets = np.arange(n) // IMAGES_PER_SUBJECT if n % IMAGES_PER_SUBJECT == 0 else None
+    return images, targets
+
+
 def load_olivetti(path: Path | str | None = None) -> FaceImages:
     """Read the Olivetti faces from scikit-learn's cache; never downloads.
 
     ``path`` may be the ``olivetti_py3.pkz`` file itself or a data home folder holding it; ``None`` looks
     in scikit-learn's default data home. Raises ``OlivettiNotFoundError`` (a ``UserInputError``) when the
-    file is absent and ``UserInputError`` when it is not the right format. Post-processing is exactly
-    ``fetch_olivetti_faces``'s: min-max scale over the whole set, reshape to 64 x 64, transpose.
+    file is absent and ``UserInputError`` when it is not the right format. The full cache in a data home
+    is read by ``fetch_olivetti_faces``; any other file in its format gets the same post-processing here.
     """
     cache = _resolve_cache(path)
-    faces = _read_cache(cache)
-    faces = faces - faces.min()
-    faces /= faces.max()
-    images = faces.reshape((-1, FACE_SIDE_PX, FACE_SIDE_PX)).transpose(0, 2, 1).copy()
-    n = len(images)
-    # scikit-learn's convention: 10 images per subject, contiguous; only meaningful in whole subjects.
-    targets = np.arange(n) // IMAGES_PER_SUBJECT if n % IMAGES_PER_SUBJECT == 0 else None
+    raw = _read_cache(cache)
+    if cache.name == CACHE_FILE and raw.shape[0] == OLIVETTI_IMAGES:
+        from sklearn.datasets import fetch_olivetti_faces
+
+        # The file exists, so the data home does too: the fetcher's makedirs writes nothing.
+        bunch = fetch_olivetti_faces(data_home=str(cache.parent), download_if_missing=False)
+        images, targets = bunch.images, np.asarray(bunch.target)
+    else:
+        images, targets = _sklearn_postprocess(raw)
+    images = np.asarray(images, dtype=np.float64)
     return FaceImages(
-        images=images, source=f"Olivetti faces ({n} images) from {str(cache.parent)}",
+        images=images, source=f"Olivetti faces ({len(images)} images) from {str(cache.parent)}",
         is_fallback=False, targets=targets,
     )
 

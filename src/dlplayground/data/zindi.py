@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
 from dlplayground.atomic import atomic_write_text
 from dlplayground.errors import UserInputError, choices_text
@@ -177,22 +178,35 @@ def check_known_labels(labels: Iterable[str], known: Sequence[str], what: str) -
 def stratified_split(labels: Sequence[str], val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Split row indices into (train, validation), keeping each class's share in both.
 
-    Each class sends ``round(val_fraction * n)`` rows to validation but always keeps one for training, so a
-    class with a single example is never lost from training (it is then absent from validation).
+    scikit-learn's ``train_test_split(stratify=...)`` draws the split. The validation size is what each
+    class would send on its own, ``round(val_fraction * n_c)`` but always leaving one for training; a class
+    with a single example is never lost from training (it is then absent from validation). A split that
+    cannot keep every class in training is refused rather than training on fewer classes than it scores.
     """
     if not 0.0 < val_fraction < 1.0:
         raise UserInputError(f"--val-fraction must be between 0 and 1 (exclusive), got {val_fraction}")
-    rng = np.random.default_rng(seed)
-    by_class: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        by_class.setdefault(label, []).append(i)
-    train, val = [], []
-    for label in sorted(by_class):
-        rows = rng.permutation(by_class[label]).tolist()
-        n_val = min(len(rows) - 1, round(val_fraction * len(rows)))
-        val.extend(rows[:n_val])
-        train.extend(rows[n_val:])
-    return sorted(train), sorted(val)
+    y = np.asarray(list(labels), dtype=object)
+    classes, counts = np.unique(y, return_counts=True)
+    n_val = sum(min(int(n) - 1, round(val_fraction * int(n))) for n in counts)
+    if n_val == 0:
+        return list(range(len(y))), []
+    singletons = set(classes[counts == 1].tolist())
+    kept = [i for i, label in enumerate(y) if label in singletons]
+    candidates = [i for i, label in enumerate(y) if label not in singletons]
+    try:
+        train, val = train_test_split(candidates, test_size=n_val, stratify=y[candidates], random_state=seed)
+    except ValueError as exc:
+        raise UserInputError(
+            f"--val-fraction {val_fraction:g} cannot make a stratified split of {len(y)} rows ({exc}); "
+            "change --val-fraction or give --val CSV"
+        ) from None
+    missing = sorted(set(classes.tolist()) - {y[i] for i in [*kept, *train]})
+    if missing:
+        raise UserInputError(
+            f"--val-fraction {val_fraction:g} leaves no training example of {choices_text(missing)}; "
+            "lower --val-fraction or give --val CSV"
+        )
+    return sorted([*kept, *train]), sorted(val)
 
 
 def sample_paths() -> tuple[Path, Path]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from dlplayground.errors import UserInputError
 from dlplayground.results import BATCH_SIZE_STUDY, Envelope, TimingRecord
+from dlplayground.stats import bootstrap
 
 MIN_SAMPLES = 3
 PointKey = tuple[str, str, str, int]  # model, device, dtype, batch_size
@@ -35,19 +36,10 @@ def bootstrap_median_ci(
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the median of ``times_s`` (seconds), seeded and deterministic."""
     data = np.asarray(times_s, dtype=float)
-    n = data.size
-    if n == 0:
+    if data.size == 0:
         raise ValueError("no samples")
-    rng = np.random.default_rng(seed)
-    medians = np.empty(resamples)
-    chunk = max(1, 2_000_000 // n)  # bound the index matrix to ~16 MB whatever the sample count
-    for start in range(0, resamples, chunk):
-        stop = min(resamples, start + chunk)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        medians[start:stop] = np.median(data[idx], axis=1)
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(medians, [alpha, 1 - alpha])
-    return float(low), float(high)
+    interval = bootstrap(data, lambda t: np.median(t, axis=1), resamples=resamples, level=confidence, seed=seed)
+    return interval.low, interval.high
 
 
 @dataclass(frozen=True)

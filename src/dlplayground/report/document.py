@@ -118,9 +118,14 @@ def fmt_bytes(value: int | None) -> str:
 
 
 def fmt_cell(value: Any) -> str:
-    """A table cell from an experiment's ``Table`` (numbers rounded, None as a dash)."""
+    """A cell or metric of an experiment's result: numbers to 4 significant figures, None as a dash, an
+    interval (a ``[low, high]`` pair of numbers) as ``[low, high]``. Results store raw values; this is the
+    only place they are rounded."""
     if isinstance(value, float):
         return fmt_num(value, 4)
     if value is None:
         return "—"
+    if isinstance(value, list | tuple) and len(value) == 2 and all(
+            v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in value):
+        return f"[{fmt_cell(value[0])}, {fmt_cell(value[1])}]"
     return str(value)

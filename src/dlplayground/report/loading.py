@@ -2,46 +2,25 @@
 
 Each input file is one *run*. A batch-size run holds *series*: the points of one model on one device and
 dtype, sorted by batch size, with the model's sweep (requested batch sizes, OOM boundary) and saturation
-analysis attached. The ``sweeps``/``saturation`` dicts are written by the benchmark suite and may lack keys
-(an older producer, a run cut short); every field here is optional and a malformed one becomes a warning
-shown in the report, never a crash. Only the envelope's outer shape is strict (``read_envelope``).
+analysis attached. The sweep record and the saturation analysis are the producer's own types
+(``dlplayground.bench.record.BatchSizeRun``), read with their ``from_dict``: a malformed file is refused with
+an error naming it, and nothing the sweep derived is derived here a second time.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from dlplayground.bench.record import BatchSizeRun, SweepRecord
+from dlplayground.bench.saturation import Saturation
 from dlplayground.errors import UserInputError
-from dlplayground.results import BATCH_SIZE_STUDY, Envelope, TimingRecord, read_envelope
-
-RESULT_FILE = "result.json"  # what an experiment folder holds; a folder input means this file in it
+from dlplayground.results import BATCH_SIZE_STUDY, RESULT_FILE, Envelope, TimingRecord, read_envelope
 
 
 # ------------------------------------------------------------------------------------ value helpers
-def as_int(value: Any) -> int | None:
-    """An integer from a JSON value (an int, or a float with no fraction); anything else is None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    return None
-
-
-def as_float(value: Any) -> float | None:
-    """A finite float from a JSON value; anything else (None, strings, NaN) is None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def slug(text: str, max_len: int = 48) -> str:
     """A file-name-safe form of ``text`` (model names may hold ``:``, ``/``, ``<`` ...)."""
     out = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")
@@ -49,56 +28,6 @@ def slug(text: str, max_len: int = 48) -> str:
 
 
 # ------------------------------------------------------------------------------------- typed pieces
-@dataclass(frozen=True)
-class SweepInfo:
-    """What the benchmark suite tried for one model, and where it stopped."""
-
-    family: str | None = None
-    description: str | None = None
-    batch_sizes: tuple[int, ...] = ()
-    measured: tuple[int, ...] = ()
-    oom_batch_size: int | None = None
-    oom_message: str | None = None
-
-
-@dataclass(frozen=True)
-class GainStep:
-    from_batch: int
-    to_batch: int
-    gain: float
-
-
-@dataclass(frozen=True)
-class LatencyModel:
-    """The fitted ``t(b) = a + c * b`` latency model."""
-
-    a_ms: float
-    c_ms_per_item: float
-    r2: float | None
-
-
-@dataclass(frozen=True)
-class SaturationInfo:
-    """The saturation analysis of one model's throughput curve (see ``dlplayground.bench.saturation``)."""
-
-    saturation_batch: int | None = None
-    ci_low: int | None = None
-    ci_high: int | None = None
-    ci_level: float | None = None
-    eps: float | None = None
-    best_batch: int | None = None
-    best_throughput_items_s: float | None = None
-    gain_per_doubling: tuple[GainStep, ...] = ()
-    latency_budget_ms: float | None = None
-    slo_batch: int | None = None
-    latency_model: LatencyModel | None = None
-    bootstrap_resamples: int | None = None
-    device: str | None = None
-    dtype: str | None = None
-    diagnosis: str | None = None
-    at_sweep_edge: bool = False  # saturation at the largest batch measured: a larger batch might gain more
-
-
 @dataclass
 class Run:
     """One input file: its envelope and a short unique label used in legends and file names."""
@@ -106,6 +35,8 @@ class Run:
     label: str
     path: Path
     envelope: Envelope
+    batch: BatchSizeRun | None = None
+    """The batch-size parts, typed (None for an experiment's result)."""
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -127,8 +58,8 @@ class Series:
     dtype: str
     records: list[TimingRecord]
     family: str
-    sweep: SweepInfo
-    saturation: SaturationInfo | None
+    sweep: SweepRecord
+    saturation: Saturation | None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -176,83 +107,16 @@ class ReportInputs:
         return [s for s in self.series if s.model == model]
 
 
-# --------------------------------------------------------------------------------------- parsing
-def _parse_sweep(raw: Any, where: str, warnings: list[str]) -> SweepInfo:
-    if raw is None:
-        return SweepInfo()
-    if not isinstance(raw, Mapping):
-        warnings.append(f"{where}: sweep entry is not an object; ignored")
-        return SweepInfo()
-
-    def _ints(key: str) -> tuple[int, ...]:
-        value = raw.get(key)
-        if value is None:
-            return ()
-        if not isinstance(value, list) or any(as_int(v) is None for v in value):
-            warnings.append(f"{where}: sweep {key!r} is not a list of integers; ignored")
-            return ()
-        return tuple(as_int(v) for v in value)  # type: ignore[misc]
-
-    oom = raw.get("oom_batch_size")
-    if oom is not None and as_int(oom) is None:
-        warnings.append(f"{where}: sweep 'oom_batch_size' {oom!r} is not an integer; ignored")
-    family, description = raw.get("family"), raw.get("description")
-    message = raw.get("oom_message")
-    return SweepInfo(
-        family=str(family) if family is not None else None,
-        description=str(description) if description is not None else None, batch_sizes=_ints("batch_sizes"),
-        measured=_ints("measured"), oom_batch_size=as_int(oom),
-        oom_message=str(message) if message is not None else None,
-    )
-
-
-def _parse_saturation(raw: Any, where: str, warnings: list[str]) -> SaturationInfo | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, Mapping):
-        warnings.append(f"{where}: saturation entry is not an object; ignored")
-        return None
-    ints = ("saturation_batch", "ci_low", "ci_high", "best_batch", "slo_batch", "bootstrap_resamples")
-    floats = ("ci_level", "eps", "best_throughput_items_s", "latency_budget_ms")
-    values: dict[str, Any] = {}
-    for key in ints + floats:
-        value = raw.get(key)
-        parsed = as_int(value) if key in ints else as_float(value)
-        if value is not None and parsed is None:
-            warnings.append(f"{where}: saturation {key!r} = {value!r} is not a number; ignored")
-        values[key] = parsed
-    steps = []
-    for step in raw.get("gain_per_doubling") or []:
-        if isinstance(step, Mapping):
-            frm, to, gain = as_int(step.get("from_batch")), as_int(step.get("to_batch")), as_float(step.get("gain"))
-            if frm is not None and to is not None and gain is not None:
-                steps.append(GainStep(frm, to, gain))
-                continue
-        warnings.append(f"{where}: a 'gain_per_doubling' entry is malformed; ignored")
-    model = None
-    fit = raw.get("latency_model")
-    if isinstance(fit, Mapping):
-        a, c = as_float(fit.get("a_ms")), as_float(fit.get("c_ms_per_item"))
-        if a is not None and c is not None:
-            model = LatencyModel(a, c, as_float(fit.get("r2")))
-    for key in ("device", "dtype", "diagnosis"):
-        value = raw.get(key)
-        values[key] = str(value) if value is not None else None
-    return SaturationInfo(gain_per_doubling=tuple(steps), latency_model=model,
-                          at_sweep_edge=raw.get("at_sweep_edge") is True, **values)
-
-
-def _matches(sat: SaturationInfo | None, device: str, dtype: str) -> bool:
-    if sat is None:
-        return False
-    return (sat.device in (None, device)) and (sat.dtype in (None, dtype))
-
-
+# --------------------------------------------------------------------------------------- series
 def series_of_run(run: Run) -> list[Series]:
-    """Group a run's records into series and attach the per-model sweep and saturation entries."""
-    env = run.envelope
+    """Group a run's records into series and attach the model's sweep record and saturation analysis.
+
+    Saturation is keyed by model and names its device and dtype; it belongs to the series it names.
+    """
+    batch = run.batch
+    assert batch is not None
     groups: dict[tuple[str, str, str], dict[int, TimingRecord]] = {}
-    for record in env.records:
+    for record in batch.records:
         points = groups.setdefault((record.model, record.device, record.dtype), {})
         if record.batch_size in points:
             run.warnings.append(
@@ -260,26 +124,21 @@ def series_of_run(run: Run) -> list[Series]:
                 "the later point is shown"
             )
         points[record.batch_size] = record
-    keys_per_model: dict[str, int] = {}
-    for model, _, _ in groups:
-        keys_per_model[model] = keys_per_model.get(model, 0) + 1
     out = []
     for (model, device, dtype), points in groups.items():
-        where = f"model {model!r}"
-        sweep = _parse_sweep(env.sweeps.get(model), where, run.warnings)
-        sat = _parse_saturation(env.saturation.get(model), where, run.warnings)
-        # Saturation is keyed by model; with several devices/dtypes of one model in a run it belongs to the
-        # series whose device and dtype it names, and to none when it names neither.
-        ambiguous = keys_per_model[model] > 1 and sat is not None and sat.device is None and sat.dtype is None
-        if ambiguous or not _matches(sat, device, dtype):
-            sat = None
         records = [points[b] for b in sorted(points)]
-        family = sweep.family or records[0].family
-        out.append(Series(run, model, device, dtype, records, family, sweep, sat))
+        measured = tuple(r.batch_size for r in records)
+        # A file with points but no sweep entry (a foreign producer): what was measured is what was tried.
+        sweep = batch.sweeps.get(model) or SweepRecord(family=records[0].family, description="",
+                                                       batch_sizes=measured, measured=measured)
+        sat = batch.saturation.get(model)
+        if sat is not None and (sat.device, sat.dtype) != (device, dtype):
+            sat = None
+        out.append(Series(run, model, device, dtype, records, sweep.family, sweep, sat))
     # Models named in the sweep with no measured point at all (OOM at the first batch size).
-    for model, raw in env.sweeps.items():
-        if model not in keys_per_model:
-            sweep = _parse_sweep(raw, f"model {model!r}", run.warnings)
+    measured = {model for model, _, _ in groups}
+    for model, sweep in batch.sweeps.items():
+        if model not in measured:
             detail = f" (out of memory at batch {sweep.oom_batch_size})" if sweep.oom_batch_size else ""
             run.warnings.append(f"model {model!r} has no measured points{detail}")
     return out
@@ -317,7 +176,8 @@ def load_inputs(inputs: Iterable[Path | str]) -> ReportInputs:
     runs = []
     for label, path in zip(_labels(paths), paths, strict=True):
         envelope = read_envelope(path)
-        run = Run(label=label, path=path, envelope=envelope)
+        batch = BatchSizeRun.from_envelope(envelope) if envelope.study == BATCH_SIZE_STUDY else None
+        run = Run(label=label, path=path, envelope=envelope, batch=batch)
         if run.is_batch_size and not envelope.records:
             run.warnings.append("this batch-size results file holds no benchmark points")
         if not run.is_batch_size and envelope.result is None:

@@ -5,7 +5,8 @@ model through its batch sizes, under the device's two measured ceilings: the cop
 ``W`` GB/s) and the matmul peak (flat at ``P`` GFLOP/s), meeting at the ridge ``P / W``. A bigger batch
 usually moves a point up and to the right (weights are reused over more items); a point far below both
 roofs spends its time elsewhere (overhead). Figures and rows are derived from the records' FLOPs, bytes and
-raw samples plus ``environment["peaks"]``, with the rule in ``dlplayground.bench.roofline``.
+raw samples and the measured ``Peaks``; the diagnosis is the sweep's own (``Saturation.diagnosis``, by the rule
+in ``dlplayground.bench.roofline``), read, never re-derived.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
-from dlplayground.bench.roofline import Roofs, diagnose_record, place, rule_text
+from dlplayground.bench.roofline import Roofs, place, rule_text
+from dlplayground.bench.saturation import Saturation
 from dlplayground.report.plots import META, PNG_DPI, RC, plain, plain_log_labels
 from dlplayground.results import TimingRecord
 
@@ -30,29 +32,6 @@ CAPTION = ("Each line is one model, its points the batch sizes (★ the saturati
            "measured on this device: the copy bandwidth (slope) and the square-matmul peak (flat). " + rule_text())
 
 
-def _saturation_batch(value: Any) -> int | None:
-    """The saturation batch from a ``Saturation``, its dict form, or a bare int."""
-    if value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    batch = value.get("saturation_batch") if isinstance(value, Mapping) else getattr(value, "saturation_batch", None)
-    return int(batch) if batch is not None else None
-
-
-def _fit(value: Any) -> tuple[float | None, float | None]:
-    """The fitted latency model's ``(a_ms, c_ms_per_item)`` from a ``Saturation`` or its dict form."""
-    model = value.get("latency_model") if isinstance(value, Mapping) else getattr(value, "latency_model", None)
-    if model is None:
-        return None, None
-
-    def get(key: str) -> float | None:
-        v = model.get(key) if isinstance(model, Mapping) else getattr(model, key, None)
-        return float(v) if v is not None else None
-
-    return get("a_ms"), get("c_ms_per_item")
-
-
 def _by_model(records: Sequence[TimingRecord]) -> dict[str, list[TimingRecord]]:
     out: dict[str, list[TimingRecord]] = {}
     for rec in records:
@@ -62,23 +41,19 @@ def _by_model(records: Sequence[TimingRecord]) -> dict[str, list[TimingRecord]]:
 
 def plot_roofline(
     records: list[TimingRecord],
-    peaks: Mapping[str, Any],
+    roofs: Roofs,
     path: Path,
     title: str,
     *,
-    saturation: Mapping[str, Any] | None = None,
+    saturation: Mapping[str, Saturation] | None = None,
     svg_path: Path | None = None,
 ) -> Path:
-    """Draw the roofline of ``records`` under ``peaks`` (``environment["peaks"]``) as a PNG at ``path``
-    (and as SVG at ``svg_path`` when given, like the report's other figures).
+    """Draw the roofline of ``records`` under the measured ``roofs`` as a PNG at ``path`` (and as SVG at
+    ``svg_path`` when given, like the report's other figures).
 
-    ``saturation`` maps a model to its saturation analysis (``Saturation``, its dict, or the batch) to star
-    that point. Records without FLOPs or bytes are left out; raises ``ValueError`` when ``peaks`` holds no
-    valid ceilings or no record can be placed.
+    ``saturation`` maps a model to its saturation analysis, to star the saturation batch. Records without
+    FLOPs or bytes are left out; raises ``ValueError`` when no record can be placed.
     """
-    roofs = Roofs.from_peaks(peaks)
-    if roofs is None:
-        raise ValueError("roofline: the run has no measured peaks (environment['peaks'])")
     placed = {m: [p for p in (place(r, roofs) for r in rs) if p is not None] for m, rs in _by_model(records).items()}
     placed = {m: ps for m, ps in placed.items() if ps}
     if not placed:
@@ -89,7 +64,7 @@ def plot_roofline(
     x_hi = max(max(xs), roofs.ridge_flop_per_byte) * 3
     grid = np.geomspace(x_lo, x_hi, 200)
     roof = np.minimum(roofs.peak_gflop_s, grid * roofs.peak_gb_s)
-    dtype = peaks.get("dtype", "")
+    dtype = records[0].dtype if records else ""
 
     with mpl.rc_context(RC):
         fig = Figure(figsize=(8.5, 6.2))
@@ -112,8 +87,8 @@ def plot_roofline(
             for p in (points[0], points[-1]) if len(points) > 1 else (points[0],):
                 ax.annotate(f"b{p.batch_size}", (p.intensity_flop_per_byte, p.achieved_gflop_s),
                             xytext=(3, -9), textcoords="offset points", fontsize=7, color=color)
-            sat = _saturation_batch((saturation or {}).get(model))
-            star = next((p for p in points if p.batch_size == sat), None)
+            sat = (saturation or {}).get(model)
+            star = next((p for p in points if sat is not None and p.batch_size == sat.saturation_batch), None)
             if star is not None:
                 ax.plot([star.intensity_flop_per_byte], [star.achieved_gflop_s], "*", color=color,
                         markersize=14, markeredgecolor="black")
@@ -137,26 +112,16 @@ def plot_roofline(
     return path
 
 
-def diagnosis_rows(
-    records: Sequence[TimingRecord],
-    saturation: Mapping[str, Any],
-    peaks: Mapping[str, Any],
-) -> list[list[Any]]:
-    """One row per model (columns ``DIAGNOSIS_COLUMNS``): its point at the saturation batch on the roofline
-    and what bounds it there, re-derived from the records with ``dlplayground.bench.roofline.diagnose``.
-
-    ``saturation`` maps a model to its ``Saturation`` or the envelope's dict form of it.
-    """
-    roofs = Roofs.from_peaks(peaks)
+def diagnosis_rows(records: Sequence[TimingRecord], saturation: Mapping[str, Saturation]) -> list[list[Any]]:
+    """One row per model (columns ``DIAGNOSIS_COLUMNS``): its point at the saturation batch on the roofline and
+    what bounds it there, as the sweep diagnosed it (``Saturation.diagnosis``; nothing is re-derived here)."""
     rows: list[list[Any]] = []
     for model, recs in _by_model(records).items():
         sat = saturation.get(model)
-        batch = _saturation_batch(sat)
-        if batch is None:
+        if sat is None or sat.diagnosis is None:
             continue
+        diag, batch = sat.diagnosis, sat.saturation_batch
         record = next((r for r in recs if r.batch_size == batch), None)
-        a_ms, c_ms = _fit(sat)
-        diag = diagnose_record(record, batch_size=batch, roofs=roofs, fixed_ms=a_ms, per_item_ms=c_ms)
         p = diag.point
         per_item = record.flops / record.batch_size if record is not None and record.flops else None
         rows.append([
@@ -168,11 +133,8 @@ def diagnosis_rows(
     return rows
 
 
-def point_rows(records: Sequence[TimingRecord], peaks: Mapping[str, Any]) -> list[list[Any]]:
+def point_rows(records: Sequence[TimingRecord], roofs: Roofs) -> list[list[Any]]:
     """Every point on the roofline (columns ``POINT_COLUMNS``); points without a FLOP count are left out."""
-    roofs = Roofs.from_peaks(peaks)
-    if roofs is None:
-        return []
     rows = []
     for model, recs in _by_model(records).items():
         for rec in recs:

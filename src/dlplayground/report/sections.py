@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dlplayground import __version__
+from dlplayground.bench.peaks import Peaks
 from dlplayground.bench.roofline import Roofs
 from dlplayground.report import plots, roofline_plot
 from dlplayground.report.compare import IMPROVEMENT, REGRESSION, compare_envelopes
@@ -69,16 +70,6 @@ def _placeable(record: TimingRecord) -> bool:
     return _positive(record.flops) and _positive(record.bytes_moved)
 
 
-def _roofs(peaks: Any) -> Roofs | None:
-    """The ceilings of ``environment["peaks"]``, None when absent or unusable (older files, user runs)."""
-    if not isinstance(peaks, Mapping):
-        return None
-    roofs = Roofs.from_peaks(peaks)
-    if roofs is None or not (math.isfinite(roofs.peak_gflop_s) and math.isfinite(roofs.peak_gb_s)):
-        return None
-    return roofs
-
-
 def _same_device(measured: str, series: str) -> bool:
     """``cuda`` and ``cuda:0`` name the same device; ``cuda:0`` and ``cuda:1`` do not."""
     if measured == series:
@@ -86,15 +77,9 @@ def _same_device(measured: str, series: str) -> bool:
     return measured.split(":")[0] == series.split(":")[0] and (":" not in measured or ":" not in series)
 
 
-def _peaks_fit(peaks: Mapping[str, Any], device: str, dtype: str, *, only: bool) -> bool:
-    """Whether peaks measured on ``peaks["device"]`` at ``peaks["dtype"]`` are the ceilings of a series on
-    ``device`` at ``dtype``; peaks that do not say where they were measured fit only a run's single series group."""
-    measured_device, measured_dtype = peaks.get("device"), peaks.get("dtype")
-    if (measured_device is None or measured_dtype is None) and not only:
-        return False
-    if measured_device is not None and not _same_device(str(measured_device), device):
-        return False
-    return measured_dtype is None or str(measured_dtype) == dtype
+def _peaks_fit(peaks: Peaks, device: str, dtype: str) -> bool:
+    """Whether ``peaks`` (measured on one device at one dtype) are the ceilings of a series on ``device``/``dtype``."""
+    return _same_device(peaks.device, device) and peaks.dtype == dtype
 
 
 def _peak_value(value: Any) -> str:
@@ -211,10 +196,10 @@ class DocumentBuilder:
             note="Each run's exact configuration and environment are in its copy under inputs/.",
         )]
         for run in self.inputs.runs:
-            peaks = run.envelope.environment.get("peaks")
-            if isinstance(peaks, dict) and peaks:
+            peaks = run.batch.peaks if run.batch is not None else None
+            if peaks is not None:
                 blocks.append(KeyValues(
-                    [(k.replace("_", " "), _peak_value(v)) for k, v in peaks.items()],
+                    [(k.replace("_", " "), _peak_value(v)) for k, v in peaks.to_dict().items()],
                     title=f"Measured peaks of {run.label} ({run.device_name or 'device'})",
                 ))
         return Section("Runs", self.anchor("runs"), blocks)
@@ -232,7 +217,7 @@ class DocumentBuilder:
                 str(best.batch_size), fmt_num(best.throughput_items_s),
                 str(sat.slo_batch) if sat and sat.slo_batch is not None else "—",
                 str(s.sweep.oom_batch_size) if s.sweep.oom_batch_size is not None else "—",
-                (sat.diagnosis if sat and sat.diagnosis else "—"),
+                (sat.diagnosis.text if sat and sat.diagnosis else "—"),
             ])
         columns = [*(["run"] if self.several_batch_runs else []), "model", "device", "dtype",
                    "saturation batch (CI)", "best batch", "best items/s", "best within p99 budget", "OOM at",
@@ -293,7 +278,7 @@ class DocumentBuilder:
                 facts.append(("latency model", f"t(b) = {fmt_num(fit.a_ms)} ms + {fmt_num(fit.c_ms_per_item)} "
                                                f"ms × b{r2}"))
             if sat.diagnosis:
-                facts.append(("diagnosis", sat.diagnosis))
+                facts.append(("diagnosis", sat.diagnosis.text))
             if sat.bootstrap_resamples:
                 facts.append(("bootstrap resamples", fmt_num(sat.bootstrap_resamples)))
         if s.sweep.oom_batch_size is not None:
@@ -324,18 +309,18 @@ class DocumentBuilder:
         groups: list[tuple[Run, Roofs, list[Series]]] = []
         notes: list[str] = []
         for run in self.inputs.batch_runs:
-            peaks = run.envelope.environment.get("peaks")
-            roofs = _roofs(peaks)
-            if roofs is None:
+            peaks = run.batch.peaks if run.batch is not None else None
+            if peaks is None:
                 continue
+            roofs = Roofs.from_peaks(peaks)
             by_key: dict[tuple[str, str], list[Series]] = {}
             for s in self.inputs.series:
                 if s.run is run:
                     by_key.setdefault((s.device, s.dtype), []).append(s)
-            fitting = {k: g for k, g in by_key.items() if _peaks_fit(peaks, *k, only=len(by_key) == 1)}
+            fitting = {k: g for k, g in by_key.items() if _peaks_fit(peaks, *k)}
             if by_key and not fitting:
-                notes.append(f"No roofline for {run.label}: its peaks were measured on {peaks.get('device', '?')} "
-                             f"at {peaks.get('dtype', '?')}, which none of its series ran on.")
+                notes.append(f"No roofline for {run.label}: its peaks were measured on {peaks.device} "
+                             f"at {peaks.dtype}, which none of its series ran on.")
             for (device, dtype), group in fitting.items():
                 if any(_placeable(r) for s in group for r in s.records):
                     groups.append((run, roofs, group))
@@ -347,7 +332,6 @@ class DocumentBuilder:
     def roofline_section(self, run: Run, roofs: Roofs, group: list[Series], *, several: bool) -> Section:
         """The roofline figure of one run's device/dtype, the diagnosis at each saturation batch, every point."""
         device, dtype = group[0].device, group[0].dtype
-        peaks = run.envelope.environment["peaks"]
         records = [r for s in group for r in s.records if _placeable(r)]
         saturation = {s.model: s.saturation for s in group if s.saturation is not None}
         where = f"{run.device_name or device} ({device}, {dtype})"
@@ -355,7 +339,7 @@ class DocumentBuilder:
             where += f" [{run.label}]"
         base = self.figure_base(run.label, f"roofline-{device}-{dtype}")
         png, svg = base.with_suffix(".png"), base.with_suffix(".svg")
-        roofline_plot.plot_roofline(records, peaks, png, f"Roofline: {where}", saturation=saturation, svg_path=svg)
+        roofline_plot.plot_roofline(records, roofs, png, f"Roofline: {where}", saturation=saturation, svg_path=svg)
         blocks: list = [Paragraph(
             f"Ceilings measured on {where} before the first point: matmul peak {fmt_num(roofs.peak_gflop_s)} "
             f"GFLOP/s, copy bandwidth {fmt_num(roofs.peak_gb_s)} GB/s, so the ridge is at "
@@ -363,7 +347,7 @@ class DocumentBuilder:
             "right of it compute-bound; a point far below both roofs loses its time to per-call overhead."
         ), FigureBlock(f"Roofline: {where}", self.rel(png), roofline_plot.CAPTION, svg_path=self.rel(svg))]
         columns = roofline_plot.DIAGNOSIS_COLUMNS
-        rows = roofline_plot.diagnosis_rows(records, saturation, peaks)
+        rows = roofline_plot.diagnosis_rows(records, saturation)
         if rows:
             blocks.append(TableBlock("What bounds each model at its saturation batch", list(columns),
                                      [_roofline_cells(columns, row) for row in rows],
@@ -373,7 +357,7 @@ class DocumentBuilder:
                                     "the figure shows the measured points only."))
         columns = roofline_plot.POINT_COLUMNS
         blocks.append(TableBlock("Every point on the roofline", list(columns),
-                                 [_roofline_cells(columns, row) for row in roofline_plot.point_rows(records, peaks)],
+                                 [_roofline_cells(columns, row) for row in roofline_plot.point_rows(records, roofs)],
                                  numeric=set(range(1, len(columns))), collapsed=True))
         title = ROOFLINE_TITLE + (f": {device}, {dtype}" if several else "")
         if several and self.several_batch_runs:
@@ -383,9 +367,8 @@ class DocumentBuilder:
     def points_table(self, s: Series) -> TableBlock:
         sat = s.saturation
         gains = {step.to_batch: step.gain for step in (sat.gain_per_doubling if sat else ())}
-        peaks = s.run.envelope.environment.get("peaks")
-        peak_gflop = peaks.get("matmul_gflop_s") if isinstance(peaks, Mapping) else None
-        peak_gflop = peak_gflop if _positive(peak_gflop) else None  # a malformed peak is no column, not a crash
+        peaks = s.run.batch.peaks if s.run.batch is not None else None
+        peak_gflop = peaks.matmul_gflop_s if peaks is not None and _peaks_fit(peaks, s.device, s.dtype) else None
         has_flops = any(r.flops is not None for r in s.records)
         columns = ["batch", "p50 ms", "p90 ms", "p99 ms", "items/s", "gain vs. previous", "peak memory", "samples"]
         if has_flops:

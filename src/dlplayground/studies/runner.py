@@ -1,10 +1,19 @@
-"""The scaffolding every experiment script shares: common flags, seeding, output folder, envelope.
+"""The scaffolding every study shares: common flags, resolved config, threads, seeding, output folder, envelope.
 
-An experiment supplies a parser with its own flags (built on ``common_parser``) and a body
-``run(args, out_dir) -> StudyResult`` that writes figures into ``out_dir``. ``run_experiment`` does the
-rest the same way for all of them: validates input, seeds, builds the result in a temporary folder and moves
-it into place only when complete, writes ``result.json`` (the envelope, holding the exact config and
-environment), prints where it went, and turns ``UserInputError`` into one ``error:`` line and exit code 2.
+A study supplies three things:
+
+* a parser with its own flags, built on ``common_parser`` (``--quick``, ``--out``, ``--seed``, ``--device``,
+  ``--threads``);
+* ``resolve(args) -> Config``: its frozen config dataclass, a subclass of ``StudyConfig``, with every value
+  resolved -- defaults that depend on ``--quick`` filled in, paths checked -- so no ``None`` stands for "the
+  default" in the record (``None`` only means "not given", e.g. an optional data path). ``common_values``
+  resolves the common flags the same way for every study;
+* ``body(config, out_dir) -> StudyResult``, which writes its figures into ``out_dir``.
+
+``run_study`` does the rest the same way for all of them: validates input, sets and restores the thread
+count (``devices.cpu_threads``), seeds, builds the result in a temporary folder and moves it into place only
+when complete, writes ``result.json`` (the envelope, holding the resolved config and the environment),
+prints where it went, and turns ``UserInputError`` into one ``error:`` line and exit code 2.
 """
 
 from __future__ import annotations
@@ -12,26 +21,59 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 
 from dlplayground.atomic import atomic_directory
-from dlplayground.devices import environment_fingerprint, parse_device
+from dlplayground.devices import cpu_threads, environment_fingerprint, parse_device
 from dlplayground.errors import UserInputError
-from dlplayground.results import StudyResult, make_envelope, write_envelope
+from dlplayground.results import RESULT_FILE, StudyResult, make_envelope, write_envelope
 from dlplayground.seeding import seed_everything
 
-RESULT_FILE = "result.json"
-Body = Callable[[argparse.Namespace, Path], StudyResult]
+
+@dataclass(frozen=True, kw_only=True)
+class StudyConfig:
+    """The flags every study has, resolved. Studies subclass it (``kw_only``) with their own fields."""
+
+    quick: bool
+    """Seconds-scale smoke run (CI)."""
+    seed: int
+    """Seed for every random generator."""
+    device: str
+    """Canonical device string (``cpu``, ``cuda:0``, ``mps``)."""
+    threads: int
+    """CPU threads for torch and BLAS during the run."""
+    out: Path
+    """Output folder."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values (paths as strings, tuples as lists), as recorded in the envelope."""
+        return _plain(asdict(self))
+
+
+C = TypeVar("C", bound=StudyConfig)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def common_parser(study: str, doc: str | None) -> argparse.ArgumentParser:
-    """An argparse parser with the flags every experiment has: --quick, --out, --seed, --device."""
+    """An argparse parser with the flags every study has: --quick, --out, --seed, --device, --threads."""
     parser = argparse.ArgumentParser(
-        prog=f"{study}.py", description=(doc or "").strip().split("\n\n")[0],
+        prog=f"dlplayground run {study}", description=(doc or "").strip().split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--quick", action="store_true", help="seconds-scale smoke run (CI)")
@@ -39,6 +81,9 @@ def common_parser(study: str, doc: str | None) -> argparse.ArgumentParser:
                         help=f"output folder (default: reports/{study}/<UTC timestamp>/)")
     parser.add_argument("--seed", type=int, default=0, help="seed for every random generator (default 0)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch and BLAS (default: torch's current setting, normally one per "
+                             "core); recorded in the config")
     return parser
 
 
@@ -47,57 +92,56 @@ def default_out_dir(study: str) -> Path:
     return Path("reports") / study / stamp
 
 
-def config_of(args: argparse.Namespace) -> dict[str, object]:
-    """The run's config as plain JSON values (paths as strings), recorded beside the result."""
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+def common_values(args: argparse.Namespace, study: str) -> dict[str, Any]:
+    """The common flags validated and resolved, as keyword arguments for a ``StudyConfig`` subclass."""
+    if args.seed < 0:
+        raise UserInputError(f"--seed must be >= 0, got {args.seed}")
+    if args.threads is not None and args.threads < 1:
+        raise UserInputError(f"--threads must be >= 1, got {args.threads}")
+    return {
+        "quick": bool(args.quick), "seed": int(args.seed), "device": str(parse_device(args.device)),
+        "threads": int(args.threads) if args.threads is not None else torch.get_num_threads(),
+        "out": args.out if args.out is not None else default_out_dir(study),
+    }
 
 
-def progress(message: str) -> None:
-    """Progress output for long runs: one line to stderr, flushed, so it shows under pytest -s and CI logs."""
-    print(f"[dlplayground] {message}", file=sys.stderr, flush=True)
-
-
-def run_experiment(
+def run_study(
     study: str,
     parser: argparse.ArgumentParser,
-    body: Body,
+    resolve: Callable[[argparse.Namespace], C],
+    body: Callable[[C, Path], StudyResult],
     argv: Sequence[str] | None = None,
     *,
     write: bool = True,
 ) -> int:
-    """Parse ``argv``, run ``body`` and write its envelope; return the process exit code.
+    """Parse ``argv``, resolve the config, run ``body`` and write its envelope; return the exit code.
 
     ``write=False`` (non-zero ranks of a distributed run) runs the body in a throwaway folder and writes
     nothing, so only one process produces files.
     """
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
-        if args.seed < 0:
-            raise UserInputError(f"--seed must be >= 0, got {args.seed}")
-        device = parse_device(args.device)
-        seed_everything(args.seed)
-        out = args.out if args.out is not None else default_out_dir(study)
+        config = resolve(args)
+        device = parse_device(config.device)
         started = time.perf_counter()
-        if not write:
-            import tempfile
-
-            with tempfile.TemporaryDirectory() as scratch:
-                body(args, Path(scratch))
-            return 0
-        with atomic_directory(out) as tmp:
-            result = body(args, tmp)
-            result.elapsed_s = round(time.perf_counter() - started, 3)
-            for fig in result.figures:
-                if not (tmp / fig.path).is_file():
-                    raise RuntimeError(f"{study}: figure {fig.path!r} was declared but not written")
-            envelope = make_envelope(
-                study=study, environment=environment_fingerprint(device).to_dict(),
-                config={**config_of(args), "torch_threads": torch.get_num_threads()}, result=result,
-            )
-            write_envelope(tmp / RESULT_FILE, envelope)
+        with cpu_threads(config.threads):
+            seed_everything(config.seed)
+            if not write:
+                with tempfile.TemporaryDirectory() as scratch:
+                    body(config, Path(scratch))
+                return 0
+            with atomic_directory(config.out) as tmp:
+                result = body(config, tmp)
+                result.elapsed_s = time.perf_counter() - started
+                for fig in result.figures:
+                    if not (tmp / fig.path).is_file():
+                        raise RuntimeError(f"{study}: figure {fig.path!r} was declared but not written")
+                envelope = make_envelope(study=study, environment=environment_fingerprint(device).to_dict(),
+                                         config=config.to_dict(), result=result)
+                write_envelope(tmp / RESULT_FILE, envelope)
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{study}: {result.verdict}")
-    print(f"{study}: results written to {out / RESULT_FILE} (data: {result.data_source})")
+    print(f"{study}: results written to {config.out / RESULT_FILE} (data: {result.data_source})")
     return 0

@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import prune
 
-from dlplayground.studies.dropout.training import TrainConfig, fit, predict_logits
+from dlplayground.studies.dropout.training import FitConfig, fit, modes_restored, predict_logits
 
 PruneMethod = Literal["magnitude", "random"]
 PRUNE_METHODS: tuple[str, ...] = ("magnitude", "random")
@@ -120,7 +120,7 @@ class PruneCurve:
 
 def prunability(
     model: nn.Module,
-    evaluate: Callable[[nn.Module], float],
+    score: Callable[[nn.Module], float],
     sparsities: Sequence[float],
     tolerance: float = 0.01,
     method: PruneMethod = "magnitude",
@@ -130,7 +130,7 @@ def prunability(
 ) -> PruneCurve:
     """Prune copies of ``model`` one-shot at each sparsity (ascending), optionally fine-tune, and evaluate.
 
-    ``evaluate(model) -> accuracy`` (0..1); ``tolerance`` is in the same units (0.01 = one point).
+    ``score(model) -> accuracy`` (0..1); ``tolerance`` is in the same units (0.01 = one point).
     ``finetune(pruned_model)`` trains the pruned copy in place (its masks keep pruned weights at zero). Brief
     fine-tuning is a recovery step a practitioner keeps only when it helps (on noisy training labels it can
     hurt), so a level's accuracy is the better of before and after fine-tuning; both are recorded.
@@ -139,16 +139,16 @@ def prunability(
     grid = sorted(float(s) for s in sparsities)
     if not grid or grid[0] < 0 or grid[-1] > 1:
         raise ValueError(f"sparsities must be a non-empty list in [0, 1], got {list(sparsities)!r}")
-    base = evaluate(model)
+    base = score(model)
     curve = PruneCurve(method=method, finetuned=finetune is not None, base_accuracy=base, tolerance=tolerance,
                        sparsities=grid)
     for s in grid:
         pruned = pruned_copy(model, s, method, seed)
-        acc = evaluate(pruned)
+        acc = score(pruned)
         if finetune is not None:
             curve.oneshot_accuracies.append(acc)
             finetune(pruned)
-            acc = max(acc, evaluate(pruned))
+            acc = max(acc, score(pruned))
         curve.accuracies.append(acc)
         if stop_early and acc < base - tolerance - 1e-12:
             break
@@ -184,7 +184,7 @@ def distill(
     student: nn.Module,
     inputs: torch.Tensor,
     labels: torch.Tensor,
-    config: TrainConfig,
+    config: FitConfig,
     temperature: float = 4.0,
     alpha: float = 0.9,
 ) -> list[float]:
@@ -193,13 +193,9 @@ def distill(
     The teacher's logits are computed once, in eval mode (its mode is restored afterwards), since a fixed
     teacher gives the same logits every epoch.
     """
-    was_training = {m: m.training for m in teacher.modules()}
-    teacher.eval()
-    try:
+    with modes_restored(teacher):
+        teacher.eval()
         teacher_logits = predict_logits(teacher, inputs)
-    finally:
-        for module, training in was_training.items():
-            module.training = training
 
     def loss(student_logits: torch.Tensor, y: torch.Tensor, t_logits: torch.Tensor) -> torch.Tensor:
         return kd_loss(student_logits, t_logits, y, temperature, alpha)

@@ -8,22 +8,27 @@ an honest interval around it, not a bare coefficient:
 * ``partial_spearman(x, y, z)``: the Spearman correlation of x and y with the confound(s) z removed: rank
   every variable, regress the ranks of x and of y on the ranks of z (with intercept), correlate the residuals.
   The p-value uses the t distribution with ``n - 2 - k`` degrees of freedom (k confounds).
-* ``correlate``: one of those plus a paired percentile bootstrap CI (models resampled with replacement; ties
-  introduced by resampling are handled by average ranks and tau-b). Resamples in which a variable is constant
-  have no correlation and are left out of the percentiles; how many were usable is recorded.
+* ``correlate``: one of those plus a paired percentile bootstrap CI from ``dlplayground.stats.bootstrap``
+  (models resampled with replacement, x, y and the confounds together; ties introduced by resampling are
+  handled by average ranks and tau-b). Resamples in which a variable is constant have no correlation and are
+  left out of the percentiles; how many were usable is recorded. The same seed gives the same resamples, so
+  the Spearman, Kendall and partial correlations of one pair are computed on the same resampled populations.
 
-The statistics are vectorised over bootstrap resamples, so thousands of resamples of a few dozen models take
-milliseconds.
+The statistics are written here rather than taken from ``scipy.stats`` because they are vectorised over
+bootstrap resamples (scipy's are one sample at a time), so thousands of resamples of a few dozen models take
+milliseconds; the point estimates agree with scipy's (tested).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats as _st
+
+from dlplayground.stats import Interval, bootstrap
 
 Method = Literal["spearman", "kendall", "partial_spearman"]
 METHODS: tuple[str, ...] = ("spearman", "kendall", "partial_spearman")
@@ -153,32 +158,65 @@ def _p_value(method: str, estimate: float, x: np.ndarray, y: np.ndarray, k: int)
 # --------------------------------------------------------------------------------------- with a CI
 @dataclass(frozen=True)
 class Correlation:
-    """A correlation estimate with its bootstrap interval; ``nan`` where undefined (a constant variable)."""
+    """A correlation estimate with its bootstrap interval (numbers; ``nan`` where undefined, e.g. a constant
+    variable) and its p-value."""
 
     method: str
-    estimate: float
-    ci_low: float
-    ci_high: float
+    interval: Interval
     p_value: float
     n: int
-    confidence: float
-    n_boot: int
-    n_boot_valid: int  # resamples where the statistic was defined (no constant variable)
+
+    @property
+    def estimate(self) -> float:
+        return self.interval.estimate
+
+    @property
+    def ci_low(self) -> float:
+        return self.interval.low
+
+    @property
+    def ci_high(self) -> float:
+        return self.interval.high
+
+    @property
+    def ci(self) -> list[float]:
+        """The interval as a ``[low, high]`` pair of numbers, the form tables and metrics store."""
+        return [self.interval.low, self.interval.high]
+
+    @property
+    def confidence(self) -> float:
+        return self.interval.level
+
+    @property
+    def n_boot(self) -> int:
+        return self.interval.resamples
+
+    @property
+    def n_boot_valid(self) -> int:
+        """Resamples in which the statistic was defined (no constant variable)."""
+        return self.interval.valid
 
     @property
     def excludes_zero(self) -> bool:
         """True when the whole interval lies on one side of zero."""
-        return math.isfinite(self.ci_low) and math.isfinite(self.ci_high) and (self.ci_low > 0 or self.ci_high < 0)
+        return self.interval.excludes(0.0)
 
     @property
     def sign(self) -> int:
         """+1 / -1 when the interval excludes zero on that side, else 0."""
-        if not self.excludes_zero:
-            return 0
-        return 1 if self.ci_low > 0 else -1
+        return self.interval.sign
 
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+    def summary(self) -> str:
+        """The estimate and interval for prose (verdict, figure titles): ``+0.48 [+0.15, +0.75]``."""
+        if not math.isfinite(self.estimate):
+            return "undefined (too few models, or a variable is constant)"
+        low = "nan" if not math.isfinite(self.ci_low) else f"{self.ci_low:+.2f}"
+        high = "nan" if not math.isfinite(self.ci_high) else f"{self.ci_high:+.2f}"
+        return f"{self.estimate:+.2f} [{low}, {high}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: method, n, p-value and the interval's fields (estimate, low, high, level, resamples, valid)."""
+        return {"method": self.method, "n": self.n, "p_value": self.p_value, **self.interval.to_dict()}
 
 
 def correlate(
@@ -202,19 +240,13 @@ def correlate(
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     a, b = _check_pair(x, y)
-    n = a.size
-    z = _as_confounds(confound, n) if method == "partial_spearman" else None
+    z = _as_confounds(confound, a.size) if method == "partial_spearman" else None
+    data = (a, b) if z is None else (a, b, z)
+
+    def statistic(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray | None = None) -> np.ndarray:
+        return _statistic(method, xs, ys, zs)
+
+    interval = bootstrap(data, statistic, paired=True, resamples=n_boot, level=confidence, seed=seed)
     k = 0 if z is None else z.shape[1]
-    estimate = float(_statistic(method, a[None], b[None], None if z is None else z[None])[0])
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_boot, n))
-    boot = _statistic(method, a[idx], b[idx], None if z is None else z[idx])
-    valid = boot[np.isfinite(boot)]
-    if valid.size:
-        tail = (1 - confidence) / 2 * 100
-        low, high = (float(v) for v in np.percentile(valid, [tail, 100 - tail]))
-    else:
-        low = high = math.nan
-    return Correlation(method=method, estimate=estimate, ci_low=low, ci_high=high,
-                       p_value=_p_value(method, estimate, a, b, k), n=n, confidence=confidence, n_boot=n_boot,
-                       n_boot_valid=int(valid.size))
+    return Correlation(method=method, interval=interval, p_value=_p_value(method, interval.estimate, a, b, k),
+                       n=a.size)

@@ -12,8 +12,8 @@ Two ways to keep dropout on while evaluating, both restoring the model exactly a
   mode.
 
 ``dropout_curve`` measures accuracy over a grid of rates, several stochastic passes each (raw per-pass
-accuracies kept), and summarises it by the area under the accuracy-vs-rate curve normalised by clean accuracy:
-1.0 means no loss at any rate, lower means the model degrades sooner.
+accuracies kept), and summarises it by the area under the accuracy-vs-rate curve normalised by clean accuracy
+(trapezoidal, ``np.trapezoid``): 1.0 means no loss at any rate, lower means the model degrades sooner.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.modules.dropout import _DropoutNd
 
-from dlplayground.studies.dropout.training import accuracy
+from dlplayground.studies.dropout.training import accuracy, modes_restored
 
 Mode = Literal["native", "inserted"]
 MODES: tuple[str, ...] = ("native", "inserted")
@@ -49,17 +49,6 @@ def dropout_modules(model: nn.Module) -> list[nn.Module]:
 
 
 @contextlib.contextmanager
-def _modes_restored(model: nn.Module) -> Iterator[None]:
-    """Remember every module's ``training`` flag and put each one back on exit, whatever happens."""
-    modes = [(m, m.training) for m in model.modules()]
-    try:
-        yield
-    finally:
-        for module, training in modes:
-            module.training = training
-
-
-@contextlib.contextmanager
 def eval_time_dropout(model: nn.Module, p: float | None = None) -> Iterator[list[nn.Module]]:
     """Evaluate with only the Dropout modules in train mode (rate ``p`` if given); restore everything after.
 
@@ -70,7 +59,7 @@ def eval_time_dropout(model: nn.Module, p: float | None = None) -> Iterator[list
         p = _check_rate(p)
     switched = dropout_modules(model)
     rates = [(m, m.p) for m in switched]
-    with _modes_restored(model):
+    with modes_restored(model):
         try:
             model.eval()
             for module in switched:
@@ -103,7 +92,7 @@ def inserted_dropout(model: nn.Module, p: float) -> Iterator[list[nn.Module]]:
 
     targets = insertion_points(model)
     handles = []
-    with _modes_restored(model):
+    with modes_restored(model):
         try:
             model.eval()
             handles = [m.register_forward_pre_hook(drop_input) for m in targets]
@@ -152,8 +141,7 @@ def normalised_auc(rates: Sequence[float], mean_accuracies: Sequence[float], cle
     if r[0] > 0:
         r = np.concatenate([[0.0], r])
         a = np.concatenate([[clean_accuracy], a])
-    ratio = a / clean_accuracy
-    return float(np.sum((ratio[1:] + ratio[:-1]) / 2 * np.diff(r)) / r[-1])
+    return float(np.trapezoid(a / clean_accuracy, r) / r[-1])
 
 
 @dataclass
@@ -186,7 +174,7 @@ def dropout_curve(
     mode: Mode = "native",
 ) -> DropoutCurve:
     """Measure clean accuracy, then ``passes`` dropout passes at each rate; the model is restored afterwards."""
-    with _modes_restored(model):
+    with modes_restored(model):
         model.eval()
         clean = accuracy(model, inputs, labels)
     accs = [mc_accuracies(model, inputs, labels, p, passes, mode) for p in rates]

@@ -1,6 +1,6 @@
-"""A small train/evaluate loop for classifiers on in-memory tensors, shared by the studies that train models.
+"""A small train/evaluate loop for classifiers on in-memory tensors: how the dropout study trains its models.
 
-The studies here train dozens of small models on datasets that fit in memory (scikit-learn's digits, breast
+The study trains dozens of small models on datasets that fit in memory (scikit-learn's digits, breast
 cancer), so the loop is deliberately plain: minibatch AdamW over shuffled indices, no data loaders, no
 callbacks. Two things are configurable because the studies need them:
 
@@ -9,14 +9,19 @@ callbacks. Two things are configurable because the studies need them:
 * the loss: ``fit`` passes the logits and the batch of every target tensor to ``loss_fn``, so knowledge
   distillation (targets = labels and teacher logits) uses the same loop as plain cross-entropy.
 
-Shuffling draws from torch's global generator, so a study seeds once per model with
+Shuffling draws from torch's global generator, so the study seeds once per model with
 ``dlplayground.seeding.seed_everything`` and the whole run is reproducible.
+
+``accuracy`` leaves the model's mode alone (evaluation-time dropout calls it with Dropout modules switched on);
+``evaluate_accuracy`` is clean accuracy, in eval mode for the call. ``modes_restored`` is the one way this
+package puts every module's ``training`` flag back after changing it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -27,7 +32,7 @@ LossFn = Callable[..., torch.Tensor]
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class FitConfig:
     """How to train: the optimiser's settings and how long.
 
     ``steps`` (when set) overrides ``epochs``: exactly that many minibatch updates, cycling through
@@ -42,21 +47,32 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.epochs < 0:
-            raise ValueError(f"TrainConfig.epochs must be >= 0, got {self.epochs}")
+            raise ValueError(f"FitConfig.epochs must be >= 0, got {self.epochs}")
         if self.steps is not None and self.steps < 0:
-            raise ValueError(f"TrainConfig.steps must be >= 0 or None, got {self.steps}")
+            raise ValueError(f"FitConfig.steps must be >= 0 or None, got {self.steps}")
         if self.batch_size < 1:
-            raise ValueError(f"TrainConfig.batch_size must be >= 1, got {self.batch_size}")
+            raise ValueError(f"FitConfig.batch_size must be >= 1, got {self.batch_size}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"TrainConfig.lr must be a positive number, got {self.lr}")
+            raise ValueError(f"FitConfig.lr must be a positive number, got {self.lr}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay}")
+            raise ValueError(f"FitConfig.weight_decay must be >= 0, got {self.weight_decay}")
 
     def total_steps(self, n_samples: int) -> int:
         """The number of optimiser updates this config makes on ``n_samples`` training samples."""
         if self.steps is not None:
             return self.steps
         return self.epochs * math.ceil(n_samples / self.batch_size)
+
+
+@contextlib.contextmanager
+def modes_restored(model: nn.Module) -> Iterator[None]:
+    """Remember every module's ``training`` flag and put each one back on exit, whatever happens."""
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 def cross_entropy_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -68,7 +84,7 @@ def fit(
     model: nn.Module,
     inputs: torch.Tensor,
     targets: torch.Tensor | tuple[torch.Tensor, ...],
-    config: TrainConfig,
+    config: FitConfig,
     loss_fn: LossFn = cross_entropy_loss,
 ) -> list[float]:
     """Train ``model`` in place and return the loss of every update (raw samples, for plots and checks).
@@ -123,12 +139,8 @@ def accuracy(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, batch
     return float((predicted == labels).float().mean())
 
 
-def evaluate(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, batch_size: int = 1024) -> float:
+def evaluate_accuracy(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, batch_size: int = 1024) -> float:
     """Clean accuracy: the model in eval mode for the call, its previous mode restored afterwards."""
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
+    with modes_restored(model):
+        model.eval()
         return accuracy(model, inputs, labels, batch_size)
-    finally:
-        for module, training in modes.items():
-            module.training = training

@@ -79,6 +79,13 @@ OPERATORS: dict[str, OperatorSpec] = {
         OperatorSpec("canny", "reference", "Canny (skimage)", False),
     )
 }
+GRADIENT_OPERATORS = tuple(name for name, spec in OPERATORS.items() if spec.family == "gradient")
+LAPLACIAN_OPERATORS = tuple(name for name, spec in OPERATORS.items() if spec.family == "laplacian")
+
+
+def operator_label(name: str) -> str:
+    """The operator's name as tables, figures and the verdict print it (e.g. ``DoG + NMS``)."""
+    return OPERATORS[name].label
 
 
 # ------------------------------------------------------------------------------------------ input

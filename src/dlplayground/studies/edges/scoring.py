@@ -21,7 +21,9 @@ Thresholds. Each operator's strength map is swept over one threshold grid per da
 
 Pratt's figure of merit, ``FOM = 1/max(N_true, N_detected) * sum_detected 1/(1 + alpha d^2)`` with
 ``alpha = 1/9`` and ``d`` the distance to the nearest true edge pixel, rewards localisation as well as
-count. Confidence intervals are percentile bootstraps over images (the images are the sampling unit).
+count. Confidence intervals are percentile bootstraps over images (the images are the sampling unit):
+``ods_f`` takes counts with any leading axes, so ``dlplayground.stats.bootstrap`` can hand it a stack of
+resampled datasets and the threshold is re-picked in every resample, as the ODS definition requires.
 """
 
 from __future__ import annotations
@@ -199,6 +201,15 @@ def prf(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return precision, recall, f_measure(precision, recall)
 
 
+def ods_f(counts: np.ndarray) -> np.ndarray:
+    """ODS F-measure of ``(..., n_images, n_thresholds, 3)`` counts: summed over the images, best threshold.
+
+    Vectorised over the leading axes: ``(n, K, 3)`` gives the dataset's ODS F, ``(r, n, K, 3)`` -- ``r``
+    bootstrap resamples of the images -- gives ``r`` values, each at the threshold best for its resample.
+    """
+    return prf(np.asarray(counts).sum(axis=-3))[2].max(axis=-1)
+
+
 @dataclass(frozen=True)
 class DatasetScore:
     """ODS/OIS of one operator on one dataset, from the (n_images, n_thresholds, 3) counts."""
@@ -260,30 +271,3 @@ def score_dataset(images: Sequence[np.ndarray], truths: Sequence[np.ndarray], gr
         tables.append(SweepTable(operator, sigma, thresholds, np.stack([c for c, _ in swept]),
                                  np.stack([f for _, f in swept])))
     return tables
-
-
-# ------------------------------------------------------------------------------------ bootstrap
-def bootstrap_weights(n_items: int, n_resamples: int, seed: int) -> np.ndarray:
-    """(n_resamples, n_items) multiplicities of each item (image) in each bootstrap resample."""
-    if n_items < 1:
-        raise UserInputError("cannot bootstrap over an empty dataset")
-    rng = np.random.default_rng(seed)
-    return rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_resamples).astype(np.float64)
-
-
-def bootstrap_ods(counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Bootstrap distribution (n_resamples,) of the ODS F, re-picking the threshold in every resample."""
-    n, k, _ = counts.shape
-    summed = (weights @ counts.reshape(n, k * 3).astype(np.float64)).reshape(len(weights), k, 3)
-    return prf(summed)[2].max(axis=-1)
-
-
-def bootstrap_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Bootstrap distribution of the mean of per-item ``values`` (n_items,)."""
-    return weights @ values / values.shape[0]
-
-
-def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Two-sided percentile interval of bootstrap ``samples``."""
-    lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi)

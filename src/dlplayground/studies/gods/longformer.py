@@ -43,13 +43,20 @@ SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 class ScratchSpec:
     """The from-scratch model: small enough to train on two CPU cores in minutes."""
 
-    hidden_size: int = 128  # width of every token state
-    num_layers: int = 2  # transformer blocks
-    num_heads: int = 4  # attention heads per block (hidden_size must divide by it)
-    intermediate_size: int = 256  # feed-forward width
-    attention_window: int = 32  # full sliding window (w/2 tokens each side); must be even
-    vocab_size: int = 4000  # BPE target size (a small corpus may stop earlier)
-    dropout: float = 0.1  # hidden and attention dropout
+    hidden_size: int = 128
+    """Width of every token state."""
+    num_layers: int = 2
+    """Transformer blocks."""
+    num_heads: int = 4
+    """Attention heads per block (``hidden_size`` must divide by it)."""
+    intermediate_size: int = 256
+    """Feed-forward width."""
+    attention_window: int = 32
+    """Full sliding window (w/2 tokens each side); must be even."""
+    vocab_size: int = 4000
+    """BPE target size (a small corpus may stop earlier)."""
+    dropout: float = 0.1
+    """Hidden and attention dropout."""
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.num_heads:
@@ -139,13 +146,28 @@ def build_scratch_model(
     return LongformerForSequenceClassification(config)
 
 
+def build_classifier(
+    scratch: ScratchSpec | None, checkpoint: CheckpointRef | None, tokenizer: PreTrainedTokenizerBase,
+    label_names: Sequence[str], max_length: int, dropout: float | None,
+) -> LongformerForSequenceClassification:
+    """The model a run trains: the checkpoint with a fresh head, or a new one sized by ``scratch``."""
+    if checkpoint is not None:
+        return load_checkpoint_model(checkpoint, label_names, dropout)
+    if scratch is None:
+        raise ValueError("need a ScratchSpec to build a model from scratch when no checkpoint is given")
+    return build_scratch_model(scratch, tokenizer, label_names, max_length)
+
+
 @dataclass(frozen=True)
 class CheckpointRef:
     """A checked ``--model`` value: a local folder, or a hub id (fetched only if ``allow_download``)."""
 
     name: str
+    """The folder (resolved path) or the hub id."""
     local: bool
+    """True for a local checkpoint folder."""
     allow_download: bool
+    """A hub id may be fetched from the network (``--allow-download``)."""
 
 
 def _looks_like_path(name: str) -> bool:

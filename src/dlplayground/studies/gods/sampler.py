@@ -22,7 +22,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import torch
+from sklearn.utils.class_weight import compute_class_weight
 from torch.utils.data import Sampler
 
 IMBALANCE_STRATEGIES = ("none", "weighted-loss", "oversample", "undersample")
@@ -156,23 +158,25 @@ class DistributedUndersampler(_ShardedDraw):
         return pooled[torch.randperm(len(pooled), generator=generator)]
 
 
-def class_counts(labels: Sequence[int] | torch.Tensor, num_classes: int) -> torch.Tensor:
-    return torch.bincount(torch.as_tensor(labels, dtype=torch.long), minlength=num_classes)
-
-
 def balanced_sample_weights(labels: Sequence[int] | torch.Tensor, num_classes: int) -> torch.Tensor:
     """Per-example weights ``1 / n_c``: every present class carries the same total weight."""
     y = torch.as_tensor(labels, dtype=torch.long)
-    counts = class_counts(y, num_classes).double()
+    counts = torch.bincount(y, minlength=num_classes).double()
     return 1.0 / counts[y]
 
 
 def balanced_class_weights(labels: Sequence[int] | torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Loss weights ``n / (k * n_c)`` (scikit-learn's "balanced"); classes absent from training get 0."""
-    counts = class_counts(labels, num_classes).double()
-    present = counts > 0
+    """Loss weights ``n / (k * n_c)`` (scikit-learn's "balanced"); classes absent from training get 0.
+
+    ``k`` counts the classes present in ``labels``: scikit-learn weighs only those, and a class the training
+    split lacks contributes no loss term to weigh.
+    """
+    y = torch.as_tensor(labels, dtype=torch.long).numpy()
+    present = np.unique(y)
     weights = torch.zeros(num_classes, dtype=torch.double)
-    weights[present] = counts.sum() / (int(present.sum()) * counts[present])
+    weights[torch.as_tensor(present)] = torch.as_tensor(
+        compute_class_weight("balanced", classes=present, y=y), dtype=torch.double
+    )
     return weights.float()
 
 

@@ -5,7 +5,9 @@ length (undersampling discards data) get the same compute. ``global_batch_size``
 ranks; with the strided samplers in ``sampler`` and DDP's gradient averaging, a step of an N-rank job
 sees the same examples and takes the same update as one process with the whole batch (the test of that
 is ``tests/test_ddp_equivalence.py``). Loss is computed in fp32 from the autocast logits, and the
-gradient is clipped after unscaling, so mixed precision changes the arithmetic but not the recipe.
+gradient is clipped after unscaling, so mixed precision changes the arithmetic but not the recipe. The
+learning rate follows transformers' ``get_linear_schedule_with_warmup`` (linear warm-up from 0, then linear
+decay to 0), the default schedule of transformers' Trainer.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
+from transformers import get_linear_schedule_with_warmup
 
 from dlplayground.studies.gods.amp import PrecisionPlan
 from dlplayground.studies.gods.distributed import DistContext, all_gather_objects, all_reduce_sum
@@ -29,14 +32,22 @@ from dlplayground.studies.gods.sampler import IMBALANCE_STRATEGIES, balanced_cla
 class TrainConfig:
     """One training run's recipe (the model and data come separately)."""
 
-    steps: int  # optimizer steps in all
-    global_batch_size: int  # examples per step over all ranks
-    learning_rate: float = 5e-4  # AdamW peak learning rate
-    weight_decay: float = 0.01  # AdamW decoupled weight decay (not on biases and LayerNorm)
-    warmup_fraction: float = 0.1  # linear warm-up share of the steps, then linear decay to 0
-    grad_clip_norm: float = 1.0  # global gradient-norm clip, after unscaling
-    imbalance: str = "none"  # one of IMBALANCE_STRATEGIES
-    seed: int = 0  # sampler seed (the model is seeded by the caller)
+    steps: int
+    """Optimizer steps in all (not epochs: every strategy gets the same compute)."""
+    global_batch_size: int
+    """Examples per step over all ranks."""
+    learning_rate: float = 5e-4
+    """AdamW peak learning rate."""
+    weight_decay: float = 0.01
+    """AdamW decoupled weight decay (not on biases and LayerNorm)."""
+    warmup_fraction: float = 0.1
+    """Share of the steps spent warming the learning rate up linearly from 0; then it decays linearly to 0."""
+    grad_clip_norm: float = 1.0
+    """Global gradient-norm clip, applied after unscaling."""
+    imbalance: str = "none"
+    """One of ``IMBALANCE_STRATEGIES``."""
+    seed: int = 0
+    """Sampler seed (the model is seeded by the caller)."""
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -79,15 +90,9 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, objec
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def _linear_schedule(steps: int, warmup_fraction: float) -> Callable[[int], float]:
-    warmup = max(1, round(steps * warmup_fraction))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (steps - step) / max(1, steps - warmup))
-
-    return factor
+def warmup_steps(steps: int, warmup_fraction: float) -> int:
+    """Steps of linear warm-up: the fraction of the run, at least one."""
+    return max(1, round(steps * warmup_fraction))
 
 
 def train_classifier(
@@ -127,7 +132,9 @@ def train_classifier(
     class_weight = balanced_class_weights(labels, num_classes).to(device) if cfg.imbalance == "weighted-loss" else None
     criterion = nn.CrossEntropyLoss(weight=class_weight)
     optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.learning_rate)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _linear_schedule(cfg.steps, cfg.warmup_fraction))
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, num_warmup_steps=warmup_steps(cfg.steps, cfg.warmup_fraction), num_training_steps=cfg.steps
+    )
     scaler = plan.grad_scaler()
     all_labels = torch.as_tensor(labels, dtype=torch.long)
     losses = torch.zeros(cfg.steps, dtype=torch.float64)
@@ -160,7 +167,7 @@ def train_classifier(
 
 
 @torch.inference_mode()
-def predict(
+def predict_classes(
     model: nn.Module,
     seqs: Sequence[Sequence[int]],
     *,

@@ -1,0 +1,103 @@
+"""The one bootstrap (``dlplayground.stats``) on data whose answer is known."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dlplayground.stats import Interval, bootstrap, percentile_interval
+
+
+def mean(a: np.ndarray) -> np.ndarray:
+    return a.mean(axis=1)
+
+
+def test_mean_interval_matches_the_normal_theory_width():
+    x = np.random.default_rng(0).normal(10.0, 2.0, size=400)
+    ci = bootstrap(x, mean, resamples=4000, seed=1)
+    assert ci.estimate == pytest.approx(x.mean())
+    half = 1.96 * x.std(ddof=1) / math.sqrt(x.size)
+    assert (ci.high - ci.low) / 2 == pytest.approx(half, rel=0.1)
+    assert ci.low < x.mean() < ci.high
+    assert (ci.resamples, ci.valid, ci.level) == (4000, 4000, 0.95)
+
+
+def test_same_seed_same_resamples_other_seed_other_resamples():
+    x = np.arange(30.0)
+    a, b, c = (bootstrap(x, mean, seed=s) for s in (3, 3, 4))
+    assert (a.low, a.high) == (b.low, b.high)
+    assert np.array_equal(a.distribution, b.distribution)
+    assert not np.array_equal(a.distribution, c.distribution)
+    # Tuple seeds give reproducible, independent streams (e.g. one per benchmark point).
+    assert np.array_equal(bootstrap(x, mean, seed=(3, 1)).distribution, bootstrap(x, mean, seed=(3, 1)).distribution)
+
+
+def test_paired_resampling_keeps_rows_together():
+    x = np.random.default_rng(2).normal(size=50)
+    paired = bootstrap([x, x + 1.0], lambda a, b: (b - a).mean(axis=1), paired=True)
+    assert (paired.low, paired.high) == pytest.approx((1.0, 1.0))  # the difference never varies
+    unpaired = bootstrap([x, x + 1.0], lambda a, b: b.mean(axis=1) - a.mean(axis=1), paired=False)
+    assert unpaired.high - unpaired.low > 0.3  # independent groups: both means vary
+
+
+def test_independent_groups_of_different_sizes():
+    rng = np.random.default_rng(5)
+    small, large = rng.normal(0.0, 1.0, 8), rng.normal(3.0, 1.0, 80)
+    ci = bootstrap([small, large], lambda a, b: np.median(b, axis=1) - np.median(a, axis=1), paired=False)
+    assert ci.low < ci.estimate < ci.high
+    with pytest.raises(ValueError, match="one length"):
+        bootstrap([small, large], lambda a, b: a.mean(axis=1), paired=True)
+
+
+def test_undefined_resamples_are_left_out_and_counted():
+    x = np.array([0.0] * 9 + [1.0])  # many resamples hold no 1.0
+
+    def log_of_mean(a: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            m = a.mean(axis=1)
+            return np.where(m > 0, np.log(m), np.nan)
+
+    ci = bootstrap(x, log_of_mean, resamples=2000, seed=0)
+    assert 0 < ci.valid < 2000
+    assert math.isfinite(ci.low)
+    assert math.isfinite(ci.high)
+    never = bootstrap(np.zeros(10), log_of_mean, resamples=50)
+    assert never.valid == 0
+    assert math.isnan(never.low)
+    assert math.isnan(never.high)
+
+
+def test_discrete_bounds_are_values_the_statistic_took():
+    values = np.array([1.0, 1.0, 2.0, 4.0, 4.0, 8.0])
+    low, high = percentile_interval(values, 0.5, discrete=True)
+    assert low in values
+    assert high in values
+    batches = bootstrap(np.array([1, 2, 4, 8, 16, 32, 64, 128]), lambda a: np.max(a, axis=1).astype(float),
+                        discrete=True)
+    assert {batches.low, batches.high} <= {1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0}
+
+
+def test_one_observation_has_no_spread_and_bad_arguments_are_named():
+    single = bootstrap(np.array([3.0]), mean)
+    assert (single.estimate, single.low, single.high) == (3.0, 3.0, 3.0)
+    with pytest.raises(ValueError, match="resamples"):
+        bootstrap(np.arange(5.0), mean, resamples=0)
+    with pytest.raises(ValueError, match="level"):
+        bootstrap(np.arange(5.0), mean, level=1.0)
+    with pytest.raises(ValueError, match="at least one observation"):
+        bootstrap(np.array([]), mean)
+
+
+def test_interval_round_trips_through_json_and_says_which_side_of_zero():
+    ci = bootstrap(np.random.default_rng(1).normal(1.0, 0.1, 30), mean)
+    back = Interval.from_dict(ci.to_dict())
+    assert back == ci  # the distribution is not stored and not compared
+    assert "distribution" not in ci.to_dict()
+    assert ci.excludes(0.0)
+    assert ci.sign == 1
+    assert not ci.excludes(1.0)
+    undefined = Interval.from_dict({**ci.to_dict(), "low": None, "high": None})
+    assert math.isnan(undefined.low)
+    assert undefined.sign == 0
