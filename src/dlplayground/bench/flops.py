@@ -231,7 +231,18 @@ class ForwardCost:
         return self.flops / self.bytes_moved if self.bytes_moved > 0 else None
 
 
-class _LayerTraffic:
+class _Hooks:
+    """Hooks registered on entry (by the subclass) and all removed on exit, even when the pass raised."""
+
+    _handles: list[Any]
+
+    def __exit__(self, *exc: object) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+
+class _LayerTraffic(_Hooks):
     """Forward hooks that add up the activation bytes read and written by innermost modules."""
 
     def __init__(self, model: nn.Module):
@@ -249,11 +260,6 @@ class _LayerTraffic:
         self._handles.append(register_module_forward_pre_hook(self._pre))
         self._handles.append(register_module_forward_hook(self._post, with_kwargs=True, always_call=True))
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
 
     def _pre(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         if id(module) not in self._ids:
@@ -290,7 +296,7 @@ class _LayerTraffic:
         return sum(min(table, rows) - table for table, rows in self._gathered.values())
 
 
-class _RecurrentCorrection:
+class _RecurrentCorrection(_Hooks):
     """Replaces the counter's figure inside each recurrent module by the analytic count."""
 
     def __init__(self, model: nn.Module, counter: FlopCounterMode):
@@ -306,11 +312,6 @@ class _RecurrentCorrection:
             self._handles.append(module.register_forward_pre_hook(self._pre))
             self._handles.append(module.register_forward_hook(self._post))
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
 
     def _pre(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         self._open.append(self.counter.get_total_flops())
