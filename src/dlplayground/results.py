@@ -252,7 +252,7 @@ class StudyResult:
     elapsed_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StudyResult:
@@ -286,16 +286,16 @@ class Envelope:
         return sorted({r.device for r in self.records} or {str(self.environment.get("device", "?"))})
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Convert numpy scalars/arrays, paths and tuples to JSON types; NaN/inf become None (valid JSON)."""
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return jsonable(value.tolist())
     if isinstance(value, np.generic):
-        return _jsonable(value.item())
+        return jsonable(value.item())
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, Path):
@@ -305,7 +305,7 @@ def _jsonable(value: Any) -> Any:
 
 def to_json(data: Any) -> str:
     """Strict JSON text (no NaN), stable key order for diffs."""
-    return json.dumps(_jsonable(data), indent=2, sort_keys=False, allow_nan=False)
+    return json.dumps(jsonable(data), indent=2, sort_keys=False, allow_nan=False)
 
 
 def make_envelope(

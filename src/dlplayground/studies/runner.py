@@ -33,7 +33,7 @@ import torch
 from dlplayground.atomic import atomic_directory
 from dlplayground.devices import cpu_threads, environment_fingerprint, parse_device
 from dlplayground.errors import UserInputError
-from dlplayground.results import RESULT_FILE, StudyResult, make_envelope, write_envelope
+from dlplayground.results import RESULT_FILE, StudyResult, jsonable, make_envelope, write_envelope
 from dlplayground.seeding import seed_everything
 
 
@@ -54,20 +54,10 @@ class StudyConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (paths as strings, tuples as lists), as recorded in the envelope."""
-        return _plain(asdict(self))
+        return jsonable(asdict(self))
 
 
 C = TypeVar("C", bound=StudyConfig)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def common_parser(study: str, doc: str | None) -> argparse.ArgumentParser:
