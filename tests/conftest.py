@@ -2,7 +2,8 @@
 
 ``write_batch_result`` builds a batch-size envelope the way the benchmark suite writes it (records in
 ``benchmarks[].extra_info``, per-model ``sweeps`` and ``saturation`` in the ``dlplayground`` section) from
-synthetic timings t(b) = a + c*b ms with seeded log-normal noise, so the tests know every expected value.
+synthetic timings t(b) = a + c*b ms with seeded log-normal noise, in 5 passes of 4 samples (``passes=``,
+``pass_noise=`` adds a shift per pass), so the tests know every expected value.
 Defaults a = 0.2 ms, c = 0.25 ms/item: throughput b / t(b) first reaches 95 % of the best measured (at 64)
 at batch 16, the saturation entry written by default (CI 8-32). ``peaks=`` adds measured ceilings to the
 environment and ``flops_per_item=``/``bytes_fixed=``/``bytes_per_item=`` a FLOP count F = f*b and a bytes
@@ -50,11 +51,18 @@ ENVIRONMENT = {
 def synthetic_record(model: str, device: str, dtype: str, batch: int, *, a_ms: float, c_ms: float,
                      noise: float, samples: int, rng: np.random.Generator, family: str = "mlp",
                      slowdown: float = 1.0, flops: float | None = None,
-                     bytes_moved: float | None = None) -> TimingRecord:
+                     bytes_moved: float | None = None, passes: int = 5, pass_noise: float = 0.0) -> TimingRecord:
+    """t(b) = (a + c*b) * slowdown with log-normal noise per sample and, with ``pass_noise``, a log-normal
+    shift per pass (the drift between passes); ``samples`` are split evenly over ``passes``."""
+    if samples % passes:
+        raise ValueError(f"samples ({samples}) must split evenly over passes ({passes})")
     base_s = (a_ms + c_ms * batch) * slowdown / 1e3
-    times = base_s * np.exp(rng.normal(0.0, noise, size=samples))
+    shifts = np.repeat(np.exp(rng.normal(0.0, pass_noise, size=passes)), samples // passes)
+    times = base_s * shifts * np.exp(rng.normal(0.0, noise, size=samples))
+    pass_index = tuple(np.repeat(np.arange(passes), samples // passes).tolist())
     return TimingRecord(model=model, family=family, device=device, dtype=dtype, batch_size=batch, threads=2,
-                        warmup_calls=3, times_s=tuple(times), peak_memory_bytes=100 * 2**20 + batch * 2**16,
+                        warmup_calls=3, times_s=tuple(times), pass_index=pass_index,
+                        peak_memory_bytes=100 * 2**20 + batch * 2**16,
                         memory_kind="cuda_max_allocated" if device.startswith("cuda") else "process_max_rss",
                         flops=flops, bytes_moved=bytes_moved)
 
@@ -86,6 +94,8 @@ def write_batch_result(
     c_ms: float = 0.25,
     noise: float = 0.02,
     samples: int = 20,
+    passes: int = 5,
+    pass_noise: float = 0.0,
     seed: int = 0,
     slowdown: float = 1.0,
     oom_batch_size: int | None = None,
@@ -113,7 +123,8 @@ def write_batch_result(
         counted = flops_per_item is not None
         records = [synthetic_record(model, device, dtype, b, a_ms=a_ms, c_ms=c_ms, noise=noise, samples=samples,
                                     rng=rng, slowdown=slowdown, flops=flops_per_item * b if counted else None,
-                                    bytes_moved=bytes_fixed + bytes_per_item * b if counted else None)
+                                    bytes_moved=bytes_fixed + bytes_per_item * b if counted else None,
+                                    passes=passes, pass_noise=pass_noise)
                    for b in measured]
         for r in records:
             benchmarks.append({"name": f"test_inference[{model}-b{r.batch_size}]",
@@ -122,7 +133,9 @@ def write_batch_result(
                                "stats": {"median": r.quantile_s(0.5), "rounds": len(r.times_s)},
                                "extra_info": r.to_dict()})
         sweeps[model] = SweepRecord(family="mlp", description="synthetic", batch_sizes=tuple(batch_sizes),
-                                    measured=tuple(measured), oom_batch_size=oom_batch_size,
+                                    measured=tuple(measured), stop_reason="knee",
+                                    stop_detail="no doubling past batch 16 gained more than 5%",
+                                    oom_batch_size=oom_batch_size,
                                     oom_message="CUDA out of memory" if oom_batch_size else None).to_dict()
         best = max(records, key=lambda r: r.throughput_items_s)
         sat = Saturation(

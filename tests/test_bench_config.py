@@ -5,8 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dlplayground.bench.config import QUICK_BATCH_SIZES, BenchConfig, BenchOptions, parse_batch_sizes
+from dlplayground.bench.config import (
+    FULL_PASSES,
+    FULL_RANGE,
+    QUICK_PASSES,
+    QUICK_RANGE,
+    BenchConfig,
+    BenchOptions,
+    parse_batch_sizes,
+)
 from dlplayground.bench.models import BUILTIN_MODELS
+from dlplayground.bench.passes import PassConfig
 from dlplayground.errors import UserInputError
 
 
@@ -33,24 +42,55 @@ def test_bad_batch_sizes_name_the_input(text, message):
         parse_batch_sizes(text)
 
 
-def test_defaults_sweep_every_builtin_model_up_to_its_cap():
+def test_defaults_explore_every_builtin_model_by_doubling():
     config = BenchConfig.from_options(BenchOptions())
     assert [m.name for m in config.models] == list(BUILTIN_MODELS)
-    for spec in config.models:
-        sizes = config.batch_sizes[spec.name]
-        assert sizes[0] == 1
-        assert sizes[-1] == spec.max_batch
+    assert not any(hasattr(m, "max_batch") for m in config.models)  # no per-model cap: the doubling decides
+    assert config.explicit_batch_sizes is None
+    assert (config.range_.max_batch, config.range_.max_call_s) == (FULL_RANGE.max_batch, FULL_RANGE.max_call_s)
+    assert config.candidate_batch_sizes() == tuple(2**k for k in range(17))  # 1 .. 65536
+    assert config.passes == FULL_PASSES
+    assert config.passes.passes >= 3
     assert config.threads == torch.get_num_threads()
     assert config.device == torch.device("cpu")
+    assert not config.back_to_back  # CPU calls are synchronous: the per-call figure is the back-to-back one
 
 
-def test_quick_profile_covers_every_family_with_at_least_four_batch_sizes():
+def test_quick_profile_covers_every_family_and_doubles_up_to_64():
     config = BenchConfig.from_options(BenchOptions(quick=True))
     families = {m.family for m in config.models}
     assert {"mlp", "cnn", "rnn", "transformer"} <= families
     assert {m.name for m in config.models} >= {"lstm", "gru"}
-    assert all(len(config.batch_sizes[m.name]) >= 4 for m in config.models)
-    assert config.batch_sizes["mlp"] == QUICK_BATCH_SIZES
+    assert config.explicit_batch_sizes is None
+    assert config.range_ == QUICK_RANGE
+    assert config.candidate_batch_sizes() == (1, 2, 4, 8, 16, 32, 64)
+    assert config.passes == QUICK_PASSES
+    assert config.passes.passes < FULL_PASSES.passes
+    assert config.saturation.resamples < BenchConfig.from_options(BenchOptions()).saturation.resamples
+
+
+def test_range_and_pass_options_reach_the_config():
+    config = BenchConfig.from_options(BenchOptions(max_batch="1000", max_call_s="2.5", passes="7", seed="42",
+                                                   saturation_eps="0.1", latency_budget_ms="20", quick=True))
+    assert config.range_.max_batch == 1000
+    assert config.candidate_batch_sizes()[-1] == 512  # the doubling never passes the cap
+    assert config.range_.max_call_s == 2.5
+    assert (config.passes.passes, config.passes.seed) == (7, 42)
+    assert config.passes.pass_time_s == QUICK_PASSES.pass_time_s  # the rest of the profile is kept
+    assert config.range_.eps == config.saturation.eps == 0.1  # the doubling judges gains as the analysis does
+    assert config.range_.latency_budget_ms == config.saturation.latency_budget_ms == 20.0
+    recorded = config.to_dict()
+    assert recorded["passes"]["seed"] == 42
+    assert recorded["range"]["max_batch"] == 1000
+    assert recorded["batch_sizes"] is None
+    assert recorded["back_to_back"] is False
+
+
+def test_an_explicit_list_is_kept_as_the_candidates():
+    config = BenchConfig.from_options(BenchOptions(batch_sizes="pow2:4..32", max_batch="8"))
+    assert config.explicit_batch_sizes == (4, 8, 16, 32)
+    assert config.candidate_batch_sizes() == (4, 8, 16, 32)  # --max-batch bounds the doubling, not a list
+    assert config.to_dict()["batch_sizes"] == [4, 8, 16, 32]
 
 
 @pytest.mark.parametrize(
@@ -68,6 +108,12 @@ def test_quick_profile_covers_every_family_with_at_least_four_batch_sizes():
         ({"latency_budget_ms": "-3"}, "must be > 0"),
         ({"saturation_eps": "1.5"}, r"in \(0, 1\)"),
         ({"batch_sizes": "0,1"}, "positive integer"),
+        ({"passes": "1"}, r"--passes must be >= 2, got 1"),
+        ({"passes": "three"}, "--passes 'three' is not an integer"),
+        ({"max_batch": "0"}, r"--max-batch must be >= 1, got 0"),
+        ({"max_call_s": "-1"}, r"--max-call-s must be > 0, got -1"),
+        ({"max_call_s": "soon"}, "--max-call-s 'soon' is not a number"),
+        ({"seed": "-1"}, r"--seed must be in 0\.\.4294967295, got -1"),
     ],
 )
 def test_bad_options_give_one_clear_message(opts, message):
@@ -85,7 +131,16 @@ def test_user_model_by_import_path(tmp_path, monkeypatch):
     config = BenchConfig.from_options(BenchOptions(models="my_models:tiny", batch_sizes="1,2"))
     assert config.models[0].name == "my_models:tiny"
     assert config.models[0].family == "user"
-    assert config.batch_sizes["my_models:tiny"] == (1, 2)
+    assert config.explicit_batch_sizes == (1, 2)
+
+
+def test_a_pass_plan_needs_two_passes_and_sane_call_counts():
+    with pytest.raises(UserInputError, match="spread between passes"):
+        PassConfig(passes=1)
+    with pytest.raises(UserInputError, match="min_calls <= max_calls"):
+        PassConfig(min_calls=5, max_calls=4)
+    plan = PassConfig(pass_time_s=0.1, min_calls=3, max_calls=50)
+    assert [plan.calls_for(s) for s in (1.0, 0.01, 1e-4, 0.0)] == [3, 10, 50, 50]
 
 
 def test_unusable_trace_dir_is_refused_up_front(tmp_path):

@@ -68,21 +68,25 @@ def make_sweep(tmp_path, trace: bool) -> sweep_mod.Sweep:
     return sweep_mod.Sweep(BenchConfig.from_options(options))
 
 
-def test_sweep_traces_each_point_after_timing_and_fills_flops(tmp_path, fake_peaks, monkeypatch):
+def test_sweep_counts_and_traces_each_point_only_after_every_timed_pass(tmp_path, fake_peaks, monkeypatch):
     order = []
-    real_measure, real_count = sweep_mod.measure_inference, sweep_mod.count_forward
-    monkeypatch.setattr(sweep_mod, "measure_inference", lambda *a, **k: order.append("time") or real_measure(*a, **k))
+    real_visit, real_count, real_trace = sweep_mod.time_visit, sweep_mod.count_forward, sweep_mod.trace_point
+    monkeypatch.setattr(sweep_mod, "time_visit", lambda *a, **k: order.append("time") or real_visit(*a, **k))
     monkeypatch.setattr(sweep_mod, "count_forward", lambda *a, **k: order.append("count") or real_count(*a, **k))
+    monkeypatch.setattr(sweep_mod, "trace_point", lambda *a, **k: order.append("trace") or real_trace(*a, **k))
     sweep = make_sweep(tmp_path, trace=True)
     for b in (1, 2, 4):
-        record = sweep.run_point("mlp", b)
+        record = sweep.outcome("mlp", b)
         assert record.flops == b * 2 * (784 * 1024 + 2 * 1024 * 1024 + 1024 * 10)
         assert record.bytes_moved > 0
-    assert order == ["time", "count"] * 3  # counting never runs inside the timed call
+        assert record.passes == sweep.config.passes.passes
+    # Every visit of every pass first; counting and tracing never run while any point is being timed.
+    assert order == ["time"] * (3 * sweep.config.passes.passes) + ["count", "trace"] * 3
     traces = sorted((tmp_path / "tr" / "mlp").glob("*.pt.trace.json"))
     assert [t.name.split(".")[0] for t in traces] == ["mlp-b1", "mlp-b2", "mlp-b4"]
     assert all("traceEvents" in read_trace(t) for t in traces)
     assert len(sweep.models["mlp"].traces) == 3
+    assert sweep.models["mlp"].record().traces == tuple(sweep.models["mlp"].traces)
     assert len(fake_peaks) == 1  # peaks measured once per run
 
 
@@ -93,21 +97,28 @@ def test_sweep_without_trace_dir_never_profiles(tmp_path, fake_peaks, monkeypatc
     monkeypatch.setattr(sweep_mod, "trace_point", boom)
     sweep = make_sweep(tmp_path, trace=False)
     for b in (1, 2, 4):
-        sweep.run_point("mlp", b)
+        sweep.outcome("mlp", b)
     section = sweep.envelope_section()
     assert section["environment"]["peaks"]["matmul_gflop_s"] == 100.0
     assert section["environment"]["peaks"]["ridge_flop_per_byte"] == 10.0
+    assert section["sweeps"]["mlp"]["stop_reason"] == "end of the list"
     entry = section["saturation"]["mlp"]["diagnosis"]
     assert entry["bound"] in ("overhead-bound", "memory-bound", "compute-bound")
     diagnosis = entry["text"]
     assert diagnosis.startswith(f"{entry['bound']} at batch {entry['batch_size']}")
-    extras = sweep.point_extras(sweep.models["mlp"].records[0])
+    record = sweep.models["mlp"].records[0]
+    extras = sweep.point_extras(record)
     assert extras["pct_of_matmul_peak"] == pytest.approx(extras["achieved_gflop_s"])  # peak is 100 GFLOP/s
+    low, high = extras["p50_ci_ms"]
+    assert 0 < low <= high  # the median's interval from the passes
+    assert extras["unstable"] == (extras["between_pass_cv"] > 0.10)
     assert not (tmp_path / "tr").exists()
     lines = summary_lines(sweep)
     assert lines[0].startswith("measured peaks on cpu (float32")
     assert "100.0 GFLOP/s" in lines[0]
     assert diagnosis in lines[1]
+    assert "range stopped: end of the list" in lines[1]
+    assert any(line.startswith("noise floor") for line in lines)
     assert lines[-1].startswith("Diagnosis rule")
 
 
@@ -117,8 +128,9 @@ def test_a_model_the_counter_cannot_follow_keeps_its_timing(tmp_path, fake_peaks
 
     monkeypatch.setattr(sweep_mod, "count_forward", fail)
     sweep = make_sweep(tmp_path, trace=False)
-    record = sweep.run_point("mlp", 1)
+    record = sweep.outcome("mlp", 1)
     assert record.flops is None
     assert record.times_s
     assert sweep.models["mlp"].flop_count_error == "TypeError: unsupported operator"
+    assert sweep.models["mlp"].record().flop_count_error == "TypeError: unsupported operator"
     assert "bound unknown" in sweep.saturation()["mlp"].diagnosis.text

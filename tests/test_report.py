@@ -8,6 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -37,6 +38,20 @@ def cells(row: str) -> list[str]:
     return [c.strip().strip("*") for c in re.split(r"(?<!\\)\|", row)[1:-1]]
 
 
+def table_row(md: str, first_cell: str, *, marked: bool = False) -> dict[str, str]:
+    """The first Markdown table row whose first cell is ``first_cell`` (with ``marked``, also ``first_cell (...)``:
+    a batch marked saturation or best), keyed by its table's header."""
+    lines = md.splitlines()
+    for i, line in enumerate(lines):
+        row = cells(line) if line.startswith("|") else []
+        if row and (row[0] == first_cell or (marked and row[0].startswith(f"{first_cell} ("))):
+            top = i
+            while top > 0 and lines[top - 1].startswith("|"):
+                top -= 1
+            return dict(zip(cells(lines[top]), row, strict=True))
+    raise AssertionError(f"no table row starting with {first_cell!r}")
+
+
 def cli(argv: list[str]) -> int:
     """The subcommands as the main CLI wires them: UserInputError -> exit 2."""
     parser = argparse.ArgumentParser(prog="dlplayground")
@@ -60,17 +75,22 @@ def test_batch_report_shows_saturation_tables_and_valid_figures(batch_result, tm
     assert index == out / "index.html"
     md = (out / "index.md").read_text()
     html_text = index.read_text()
-    # Summary row per model: saturation batch 16 with its CI, best batch 64, SLO batch 16, the diagnosis.
-    row = cells(md_row(md, "mlp"))
-    assert row[3] == "16 (CI 8–32)"
-    assert row[4] == "64"
-    assert row[6] == "16"
-    assert row[8] == "overhead-bound at small batch"
-    assert "Throughput saturates at batch 16 (95% CI 8–32)" in md
-    assert "Throughput saturates at batch 16 (95% CI 8–32)" in html_text
-    # Per-point table: every batch size, the saturation row marked, 20 samples each.
+    # Summary row per model: saturation batch 16 with its CI, best batch 64, SLO batch 16, why the range
+    # stopped, the passes, no unstable point (2 % noise per call, no shift between passes), the diagnosis.
+    row = table_row(md, "mlp")
+    assert row["saturation batch (CI)"] == "16 (CI 8–32)"
+    assert row["best batch"] == "64"
+    assert row["best within p99 budget"] == "16"
+    assert row["range stopped"] == "knee"
+    assert row["passes"] == "5"
+    assert row["unstable points"] == "0 of 7"
+    assert row["diagnosis"] == "overhead-bound at small batch"
+    assert "Throughput saturates at batch 16 (95% CI 8–32, 5 passes)" in md
+    assert "Throughput saturates at batch 16 (95% CI 8–32, 5 passes)" in html_text
+    assert "No unstable point: every between-pass spread is at most 10% (7 points, 5 passes)." in md
+    # Per-point table: every batch size, the saturation row marked, 20 samples: 5 passes of 4 calls.
     for batch in (1, 2, 4, 8, 32):
-        assert cells(md_row(md, str(batch)))[7] == "20"
+        assert table_row(md, str(batch))["passes × calls"] == "5 × 4"
     assert cells(md_row(md, "16 (saturation)"))[0] == "16 (saturation)"
     assert cells(md_row(md, "64 (best)"))[0] == "64 (best)"
     # p50 at batch 1 is a + c = 0.45 ms (noise 2 %).
@@ -96,6 +116,150 @@ def test_batch_report_shows_saturation_tables_and_valid_figures(batch_result, tm
     assert "Content-Security-Policy" in html_text
     # A byte-identical copy of the input.
     assert (out / "inputs" / "cpu-run.json").read_bytes() == src.read_bytes()
+
+
+def merge_models(target: Path, *others: Path) -> Path:
+    """Add the models of ``others`` (points, sweeps, saturation) to the results file ``target``."""
+    data = json.loads(target.read_text())
+    for other in others:
+        extra = json.loads(other.read_text())
+        data["benchmarks"] += extra["benchmarks"]
+        for key in ("sweeps", "saturation"):
+            data["dlplayground"][key].update(extra["dlplayground"][key])
+    target.write_text(json.dumps(data))
+    return target
+
+
+def edit_points(path: Path, change) -> Path:
+    """Apply ``change(extra_info)`` to every point of a results file."""
+    data = json.loads(path.read_text())
+    for bench in data["benchmarks"]:
+        change(bench["extra_info"])
+    path.write_text(json.dumps(data))
+    return path
+
+
+def pass_cv(extra: dict) -> float:
+    """Between-pass spread of a point, straight from its samples: SD / mean of the per-pass medians."""
+    times, index = np.asarray(extra["times_s"]), np.asarray(extra["pass_index"])
+    medians = np.array([np.median(times[index == p]) for p in np.unique(index)])
+    return float(medians.std(ddof=1) / medians.mean())
+
+
+def svg_text(path: Path) -> str:
+    return " ".join(ET.parse(path).getroot().itertext())
+
+
+def test_report_shows_between_pass_intervals_unstable_points_and_stop_reason(batch_result, tmp_path):
+    steady = batch_result("run", models=("steady",), seed=1, saturation={
+        "reference_throughput_items_s": 3700.0, "best_throughput_ci": [3800.0, 4100.0],
+        "latency_model": {"a_ms": 0.2, "c_ms_per_item": 0.25, "r2": 0.99, "a_ci_ms": [0.15, 0.25],
+                          "c_ci_ms_per_item": [0.24, 0.26]}})
+    # Each pass shifted by a log-normal factor of SD 0.3: the per-pass medians spread far beyond 10 %.
+    shaky = batch_result("shaky", models=("shaky",), seed=2, pass_noise=0.3)
+    points = {(b["extra_info"]["model"], b["extra_info"]["batch_size"]): b["extra_info"]
+              for path in (steady, shaky) for b in json.loads(path.read_text())["benchmarks"]}
+    # What the sweep writes into extra_info for humans is not trusted: the report derives it from the samples.
+    edit_points(shaky, lambda extra: extra.update(between_pass_cv=0.0, unstable=False, p50_ci_ms=[1.0, 1.0]))
+    src = merge_models(steady, shaky)
+    out = tmp_path / "r"
+    build_report([src], out)
+    md = (out / "index.md").read_text()
+
+    cv = {key: pass_cv(extra) for key, extra in points.items()}
+    flagged = sorted((b for (m, b), v in cv.items() if m == "shaky" and v > 0.10), key=lambda b: -cv["shaky", b])
+    assert len(flagged) >= 5  # the fixture is as shaky as intended
+    assert all(v <= 0.10 for (m, _), v in cv.items() if m == "steady")
+    assert table_row(md, "steady")["unstable points"] == "0 of 7"
+    assert table_row(md, "shaky")["unstable points"] == f"{len(flagged)} of 7"
+    for model in ("steady", "shaky"):
+        assert (table_row(md, model)["passes"], table_row(md, model)["range stopped"]) == ("5", "knee")
+    listed = ", ".join(f"batch {b} ({cv['shaky', b]:.0%})" for b in flagged)
+    assert f"Unstable (between-pass spread above 10%): {listed}. Their medians moved" in md
+
+    for model in ("steady", "shaky"):
+        section = after(md, f"### {model} — cpu, float32")
+        for batch in (1, 2, 4, 8, 32):
+            row = table_row(section, str(batch), marked=True)
+            extra = points[model, batch]
+            assert row["passes × calls"] == "5 × 4"
+            assert row["spread between passes"] == f"{cv[model, batch]:.1%}" + (
+                " unstable" if cv[model, batch] > 0.10 else "")
+            low, high = (float(v.replace(",", "")) for v in row["p50 95% CI ms"].split("–"))
+            assert low <= extra["p50_ms"] * 1.005
+            assert extra["p50_ms"] <= high * 1.005
+            half_width = (high - low) / 2 / extra["p50_ms"]
+            floor = int(row["noise floor vs. a same-noise run"].lstrip("\\+").rstrip("%"))
+            if model == "steady":
+                # Known answer: with a tight interval the floor is the default run-to-run drift alone,
+                # exp(z_99 * sqrt(2) * 10% + log 1.05) - 1 = +51 %.
+                assert half_width < 0.03
+                assert floor == 51
+            else:
+                assert floor > 51
+    shaky_rows = {b: table_row(after(md, "### shaky"), str(b), marked=True) for b in flagged}
+    highs = {b: float(row["p50 95% CI ms"].split("–")[1].replace(",", "")) for b, row in shaky_rows.items()}
+    assert max(highs[b] / points["shaky", b]["p50_ms"] for b in flagged) > 1.1  # the intervals widen with drift
+
+    # The saturation callout and facts: interval and passes, the robust reference, the stop, a and c intervals.
+    section = after(md, "### steady — cpu, float32")
+    assert "Throughput saturates at batch 16 (95% CI 8–32, 5 passes)" in section
+    assert "at batch 64 (95% CI 3,800–4,100). The knee is judged against the robust reference 3,700 items/s" in section
+    assert "Range stopped: knee — no doubling past batch 16 gained more than 5%." in section
+    assert "- range stopped: knee: no doubling past batch 16 gained more than 5%" in section
+    assert ("- latency model: t(b) = 0.200 \\[0.150–0.250\\] ms + 0.250 \\[0.240–0.260\\] ms × b (R² 0.990); "
+            "95% intervals in brackets") in section
+    # A CPU run has no back-to-back figure, so neither the columns nor the basis sentence.
+    assert "back-to-back" not in md.lower()
+    assert "saturation analysis uses the" not in md
+    # Hollow markers, and their legend entry, only where a point is unstable.
+    assert "unstable (between-pass spread > 10%)" in svg_text(out / "figures/run/shaky-cpu-float32.svg")
+    assert "unstable (between-pass spread > 10%)" not in svg_text(out / "figures/run/steady-cpu-float32.svg")
+    assert "95% interval between passes" in svg_text(out / "figures/run/steady-cpu-float32.svg")
+
+
+def test_gpu_run_shows_back_to_back_throughput_and_the_basis(batch_result, tmp_path):
+    """Back-to-back blocks 20 % faster per call than the synchronized calls: throughput +25 %."""
+    src = batch_result("gpu", device="cuda", saturation={"throughput_basis": "per-call synchronized median (test)"})
+    edit_points(src, lambda extra: extra.update(block_times_s=[0.8 * extra["p50_ms"] / 1e3] * 5))
+    out = tmp_path / "r"
+    build_report([src], out)
+    md = (out / "index.md").read_text()
+    for batch in (1, 8, 32):
+        row = table_row(md, str(batch))
+        per_call = float(row["items/s"].replace(",", ""))
+        assert float(row["back-to-back items/s"].replace(",", "")) == pytest.approx(per_call / 0.8, rel=0.01)
+        gap, per_call_ms = row["back-to-back gain (launch overhead)"].split(" (")
+        assert gap == "\\+25%"
+        assert float(per_call_ms.removesuffix(" ms/call)")) == pytest.approx(0.2 * float(row["p50 ms"]), rel=0.01)
+    assert "The saturation analysis uses the per-call synchronized median (test)." in md
+    assert "back-to-back throughput (one sync per block)" in svg_text(out / "figures/gpu/mlp-cuda-float32.svg")
+
+
+@pytest.mark.parametrize(("reason", "advice"), [
+    ("batch cap", "raise --max-batch to let the doubling go further."),
+    ("time cap", "the next doubling's call was over the --max-call-s cap; raise it to measure further."),
+    ("end of the list", "extend --batch-sizes to find the real plateau."),
+])
+def test_sweep_edge_advice_follows_the_stop_reason(batch_result, tmp_path, reason, advice):
+    src = batch_result("edge", saturation={"at_sweep_edge": True})
+    data = json.loads(src.read_text())
+    data["dlplayground"]["sweeps"]["mlp"].update(stop_reason=reason, stop_detail="why")
+    src.write_text(json.dumps(data))
+    build_report([src], tmp_path / "r")
+    md = (tmp_path / "r" / "index.md").read_text()
+    assert table_row(md, "mlp")["range stopped"] == reason
+    assert f"so throughput may still grow beyond it: {advice}" in md
+
+
+def test_single_pass_points_have_no_spread(batch_result, tmp_path):
+    build_report([batch_result("one", passes=1)], tmp_path / "r")
+    md = (tmp_path / "r" / "index.md").read_text()
+    assert "One pass per point: no between-pass spread to judge stability by." in md
+    row = table_row(md, "1")
+    assert (row["passes × calls"], row["spread between passes"], row["noise floor vs. a same-noise run"]) == (
+        "1 × 20", "—", "—")
+    assert table_row(md, "mlp")["unstable points"] == "0 of 7"
 
 
 def test_oom_boundary_budget_and_requested_points(batch_result, tmp_path):
@@ -211,14 +375,15 @@ def test_cross_device_view(batch_result, tmp_path):
 
 def test_cross_run_view_calls_regressions(batch_result, tmp_path):
     base = batch_result("base", seed=1)
-    slow = batch_result("slow", seed=2, slowdown=1.3)
+    # Twice as slow: beyond compare's default noise (10 % run-to-run drift on each side, at 99 %) plus 5 %.
+    slow = batch_result("slow", seed=2, slowdown=2.0)
     same = batch_result("same", seed=3)
     out = tmp_path / "r"
     build_report([base, slow, same], out)
     md = (out / "index.md").read_text()
     assert "### mlp — cpu, float32 across runs" in md
-    assert "> **slow vs. base:** 7 regression(s), 0 improvement(s), 0 unchanged, 0 inconclusive" in md
-    assert "> **same vs. base:** 0 regression(s), 0 improvement(s), 7 unchanged, 0 inconclusive" in md
+    assert "> **slow vs. base:** 7 regression(s), 0 improvement(s), 0 unchanged, " in md
+    assert "> **same vs. base:** 0 regression(s), 0 improvement(s), 7 unchanged, " in md
     assert "figures/across-runs/mlp-cpu-float32.png" in manifest(out)["figures"]
     html_text = (out / "index.html").read_text()
     assert 'class="callout bad"><span class="title">slow vs. base:' in html_text

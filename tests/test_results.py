@@ -9,6 +9,7 @@ import pytest
 from dlplayground.atomic import atomic_directory, atomic_write_text, ensure_writable_dir
 from dlplayground.errors import UserInputError
 from dlplayground.results import (
+    SCHEMA_VERSION,
     EnvelopeError,
     Figure,
     StudyResult,
@@ -46,6 +47,73 @@ def test_record_round_trip_recomputes_rather_than_trusts_statistics():
 def test_invalid_records_are_refused(field, value):
     with pytest.raises(ValueError):
         record(**{field: value})
+
+
+def passed(**overrides) -> TimingRecord:
+    """Three passes of two samples each (pass 1 slower)."""
+    return record(times_s=(0.001, 0.003, 0.010, 0.012, 0.002, 0.004), pass_index=(0, 0, 1, 1, 2, 2), **overrides)
+
+
+def test_samples_keep_their_pass():
+    rec = passed(block_times_s=(0.0015, 0.0105, 0.0025))
+    assert rec.passes == 3
+    assert rec.pass_matrix.tolist() == [[0.001, 0.003], [0.010, 0.012], [0.002, 0.004]]
+    assert rec.pass_medians_s == pytest.approx([0.002, 0.011, 0.003])
+    assert rec.p50_ms == pytest.approx(3.5)  # pooled over all passes
+    data = rec.to_dict()
+    assert (data["passes"], data["pass_index"]) == (3, [0, 0, 1, 1, 2, 2])
+    assert data["pass_medians_ms"] == pytest.approx([2.0, 11.0, 3.0])
+    back = TimingRecord.from_dict(json.loads(json.dumps(data)))
+    assert back == rec
+    assert back.block_times_s == (0.0015, 0.0105, 0.0025)
+    single = record()
+    assert (single.passes, single.pass_matrix.shape) == (1, (1, 5))  # no pass index: one block
+
+
+def test_passes_are_found_by_their_index_not_their_position():
+    rec = record(times_s=(0.001, 0.010, 0.002, 0.011), pass_index=(0, 3, 0, 3))
+    assert rec.pass_matrix.tolist() == [[0.001, 0.002], [0.010, 0.011]]
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"pass_index": (0, 0, 1)}, "pass_index has 3 entries for 6 samples"),
+    ({"pass_index": (0, 0, 0, 1, 1, 2)}, r"same number of samples, got \[3, 2, 1\]"),
+    ({"pass_index": (0, 0, 1, 1, -1, -1)}, "pass_index must be >= 0"),
+    ({"times_s": (0.001, 0.0, 0.01, 0.01, 0.002, 0.002)}, "finite and > 0 seconds"),
+    ({"block_times_s": (0.001, 0.002)}, "block_times_s has 2 entries for 3 passes"),
+    ({"block_times_s": (0.001, 0.0, 0.002)}, "block_times_s must be finite and > 0"),
+])
+def test_inconsistent_passes_are_refused(overrides, message):
+    base = {"times_s": (0.001, 0.003, 0.010, 0.012, 0.002, 0.004), "pass_index": (0, 0, 1, 1, 2, 2)}
+    with pytest.raises(ValueError, match=message):
+        record(**{**base, **overrides})
+
+
+def test_a_record_with_unequal_passes_in_a_file_names_the_file(tmp_path):
+    data = passed().to_dict()
+    data["pass_index"] = [0, 0, 0, 1, 1, 2]
+    env = make_envelope(study="batch_size", environment={"device": "cpu"}, config={},
+                        benchmarks=[{"name": "p", "extra_info": data}])
+    path = write_envelope(tmp_path / "uneven.json", env)
+    with pytest.raises(EnvelopeError, match=r"uneven.json.*benchmarks\[0\].*same number of samples"):
+        read_envelope(path)
+
+
+def test_schema_1_batch_size_files_are_refused_and_schema_1_studies_still_read(tmp_path):
+    old = make_envelope(study="batch_size", environment={"device": "cpu"}, config={},
+                        benchmarks=[{"name": "p", "extra_info": record().to_dict()}])
+    old["dlplayground"]["schema"] = 1
+    path = write_envelope(tmp_path / "old_bench.json", old)
+    with pytest.raises(EnvelopeError, match="schema-1 batch-size file") as info:
+        read_envelope(path)
+    assert "old_bench.json" in str(info.value)
+    assert "Re-run `dlplayground bench`" in str(info.value)
+    study = make_envelope(study="demo", environment={"device": "cpu"}, config={"seed": 1},
+                          result=StudyResult(study="demo", question="Q?", verdict="No.", data_source="synthetic"))
+    assert study["dlplayground"]["schema"] == SCHEMA_VERSION == 2
+    study["dlplayground"]["schema"] = 1
+    parsed = read_envelope(write_envelope(tmp_path / "old_study.json", study))
+    assert parsed.result.verdict == "No."
 
 
 def test_experiment_envelope_round_trip(tmp_path):

@@ -10,18 +10,31 @@ import pytest
 
 from dlplayground.bench.peaks import Peaks
 from dlplayground.bench.roofline import (
+    BANDWIDTH,
     COMPUTE,
+    MATMUL,
     MEMORY,
     OVERHEAD,
     UNKNOWN,
+    Diagnosis,
+    RooflinePoint,
     Roofs,
     Rule,
     diagnose_record,
     place,
+    roof_share_cell,
+    roof_share_text,
     rule_text,
 )
 from dlplayground.bench.saturation import LatencyModel, Saturation
-from dlplayground.report.roofline_plot import DIAGNOSIS_COLUMNS, diagnosis_rows, plot_roofline, point_rows
+from dlplayground.report.roofline_plot import (
+    DIAGNOSIS_COLUMNS,
+    PCT_CEILINGS,
+    POINT_COLUMNS,
+    diagnosis_rows,
+    plot_roofline,
+    point_rows,
+)
 from dlplayground.results import TimingRecord
 
 ROOFS = Roofs(peak_gflop_s=100.0, peak_gb_s=10.0)
@@ -130,14 +143,79 @@ def test_thresholds_come_from_the_rule():
     assert "50%" in rule_text()
 
 
-def test_points_above_a_ceiling_carry_a_caveat():
-    fast = diagnose_record(record(1.5e9, 1e7), batch_size=8, roofs=ROOFS)  # 150 GFLOP/s > 100 peak
+# Above a roof: 150 GFLOP/s against the 100 GFLOP/s peak; 20 GB/s against the 10 GB/s copy (intensity 0.5).
+FAST_POINT = record(1.5e9, 1e7)
+CACHED_POINT = record(1e8, 2e8)
+
+
+def test_roof_share_is_a_percentage_only_up_to_the_roof():
+    assert roof_share_text(5.0, 10.0, BANDWIDTH) == "5 GB/s = 50.0% of the 10 GB/s copy bandwidth"
+    assert roof_share_text(10.0, 10.0, BANDWIDTH) == "10 GB/s = 100.0% of the 10 GB/s copy bandwidth"
+    assert roof_share_text(14.7, 10.0, BANDWIDTH) == (
+        "14.7 GB/s, above the measured 10 GB/s copy bandwidth (cache-resident working set)")
+    assert roof_share_text(150.0, 100.0, MATMUL) == (
+        "150 GFLOP/s, above the measured 100 GFLOP/s matmul peak (the peak measurement was disturbed or the "
+        "kernel beats the square-matmul ceiling)")
+    assert roof_share_cell(50.0, BANDWIDTH) == "50.0%"
+    assert roof_share_cell(100.0, MATMUL) == "100.0%"
+    assert roof_share_cell(147.0, BANDWIDTH) == "above roof (cache-resident)"
+    assert roof_share_cell(150.0, MATMUL) == "above measured peak"
+    assert roof_share_cell(None, MATMUL) == "—"
+
+
+def test_place_flags_points_above_a_roof():
+    below = place(MEMORY_POINT, ROOFS)
+    assert not below.above_bandwidth_roof
+    assert not below.above_matmul_roof
+    cached = place(CACHED_POINT, ROOFS)
+    assert cached.pct_of_bandwidth == pytest.approx(200.0)  # the number is kept as measured...
+    assert cached.above_bandwidth_roof  # ...and flagged for what it is
+    assert not cached.above_matmul_roof
+    fast = place(FAST_POINT, ROOFS)
+    assert fast.above_matmul_roof
+    assert not fast.above_bandwidth_roof
+    # The flags go into the JSON for its readers, and are recomputed (not trusted) on reading.
+    data = cached.to_dict()
+    assert data["above_bandwidth_roof"] is True
+    assert data["above_matmul_roof"] is False
+    assert RooflinePoint.from_dict(data) == cached
+    assert RooflinePoint.from_dict({**data, "above_bandwidth_roof": False}).above_bandwidth_roof
+    old = {k: v for k, v in data.items() if not k.startswith("above_")}  # written before the flags
+    assert RooflinePoint.from_dict(old) == cached
+    with pytest.raises(ValueError, match="unknown field"):
+        RooflinePoint.from_dict({**data, "above_roof": True})
+    diagnosis = diagnose_record(CACHED_POINT, batch_size=8, roofs=ROOFS)
+    assert diagnosis.to_dict()["point"]["above_bandwidth_roof"] is True
+    assert Diagnosis.from_dict(diagnosis.to_dict()) == diagnosis
+
+
+def test_a_point_above_a_roof_is_labelled_not_given_as_a_percentage():
+    fast = diagnose_record(FAST_POINT, batch_size=8, roofs=ROOFS)
     assert fast.bound == COMPUTE
-    assert "150.0% of the 100 GFLOP/s matmul peak [above the measured matmul peak" in fast.text
-    cached = diagnose_record(record(1e8, 2e8), batch_size=8, roofs=ROOFS)  # 20 GB/s > 10 GB/s copy
+    assert fast.text == ("compute-bound at batch 8: intensity 150 FLOP/B vs ridge 10 FLOP/B; 150 GFLOP/s, above "
+                         "the measured 100 GFLOP/s matmul peak (the peak measurement was disturbed or the kernel "
+                         "beats the square-matmul ceiling)")
+    cached = diagnose_record(CACHED_POINT, batch_size=8, roofs=ROOFS)
     assert cached.bound == MEMORY
-    assert "[above the copy bandwidth: data served from caches" in cached.text
-    assert "[" not in diagnose_record(MEMORY_POINT, batch_size=8, roofs=ROOFS).text
+    assert ("20 GB/s, above the measured 10 GB/s copy bandwidth (cache-resident working set) "
+            "(10 GFLOP/s = 10.0% of the 100 GFLOP/s matmul peak)") in cached.text
+    assert "200" not in cached.text
+    # Overhead-bound texts give both figures through the same rule.
+    busy = diagnose_record(CACHED_POINT, batch_size=8, roofs=ROOFS, fixed_ms=9.0)
+    assert busy.bound == OVERHEAD
+    assert "20 GB/s, above the measured 10 GB/s copy bandwidth" in busy.text
+    # Below both roofs: plain percentages, no label.
+    below = diagnose_record(MEMORY_POINT, batch_size=8, roofs=ROOFS)
+    assert "5 GB/s = 50.0% of the 10 GB/s copy bandwidth (10 GFLOP/s = 10.0% of the 100 GFLOP/s" in below.text
+    assert "above" not in below.text
+    assert "above a measured ceiling is labelled" in rule_text()
+
+
+def test_every_percentage_column_has_its_ceiling():
+    pct_columns = {c for c in (*DIAGNOSIS_COLUMNS, *POINT_COLUMNS) if "%" in c}
+    assert pct_columns == set(PCT_CEILINGS)
+    assert PCT_CEILINGS["% of bandwidth"] is BANDWIDTH
+    assert PCT_CEILINGS["% of matmul peak"] is MATMUL
 
 
 def test_unknown_without_flops_or_peaks():
@@ -178,6 +256,7 @@ def test_diagnosis_rows_read_the_sweeps_diagnosis():
 def test_plot_roofline_writes_a_png(tmp_path):
     records = [record(5e7 * b, 1e6 * (10 + b), batch=b, model="a") for b in (1, 2, 4, 8)]
     records += [record(1e6 * b, 1e6, batch=b, model="b$") for b in (1, 2)]  # '$' must not start mathtext
+    records += [record(1e8, 2e8, batch=1, model="cached"), record(1.5e9, 1e7, batch=2, model="cached")]  # ringed
     out = plot_roofline(records, ROOFS, tmp_path / "fig" / "roofline.png", "roofline test",
                         saturation={"a": _saturation("a", 4, records, None), "b$": _saturation("b$", 2, records, None)})
     assert out == tmp_path / "fig" / "roofline.png"

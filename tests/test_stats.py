@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from dlplayground.stats import Interval, bootstrap, percentile_interval
+import dlplayground.stats as stats_mod
+from dlplayground.stats import (
+    Interval,
+    bootstrap,
+    hierarchical_resample,
+    median_over_passes,
+    percentile_interval,
+)
 
 
 def mean(a: np.ndarray) -> np.ndarray:
@@ -101,3 +108,85 @@ def test_interval_round_trips_through_json_and_says_which_side_of_zero():
     undefined = Interval.from_dict({**ci.to_dict(), "low": None, "high": None})
     assert math.isnan(undefined.low)
     assert undefined.sign == 0
+
+
+# ---------------------------------------------------------------------- the two-level bootstrap
+def pooled_mean(a: np.ndarray) -> np.ndarray:
+    return a.reshape(a.shape[0], -1).mean(axis=1)
+
+
+def by_pass(passes: int, per_pass: int, scale: float = 1.0) -> np.ndarray:
+    """A (passes, per_pass) group whose every sample in pass p is ``scale * p``: a resample's pooled mean says
+    exactly which passes it drew."""
+    return scale * np.repeat(np.arange(passes, dtype=float)[:, None], per_pass, axis=1)
+
+
+def test_hierarchical_resample_shapes_and_determinism():
+    rng = np.random.default_rng(0)
+    groups = [rng.normal(size=(5, 4)), rng.normal(size=(3, 7)), rng.normal(size=(5, 2))]
+    out = hierarchical_resample(groups, median_over_passes, resamples=123, seed=7)
+    assert out.shape == (123, 3)
+    assert np.isfinite(out).all()
+    assert np.array_equal(out, hierarchical_resample(groups, median_over_passes, resamples=123, seed=7))
+    assert not np.array_equal(out, hierarchical_resample(groups, median_over_passes, resamples=123, seed=8))
+    assert np.array_equal(hierarchical_resample(groups, median_over_passes, seed=(7, 1)),
+                          hierarchical_resample(groups, median_over_passes, seed=(7, 1)))
+    assert median_over_passes(np.arange(24.0).reshape(2, 3, 4)).tolist() == [5.5, 17.5]
+
+
+def test_groups_with_the_same_passes_share_the_drawn_pass_indices():
+    # Pass p of every point ran in the same sweep: with ``paired`` each resample draws the same passes for
+    # every group of that many passes, so group B (= 10 x group A, pass by pass) stays exactly 10 x A.
+    a, b, c = by_pass(5, 4), by_pass(5, 3, scale=10.0), by_pass(3, 4)
+    out = hierarchical_resample([a, b, c], pooled_mean, resamples=500, seed=1)
+    assert np.allclose(out[:, 1], 10 * out[:, 0])
+    assert np.unique(out[:, 0]).size > 5  # and the passes drawn do vary between resamples
+    assert abs(np.corrcoef(out[:, 0], out[:, 2])[0, 1]) < 0.3  # a group with another pass count: its own draw
+    unpaired = hierarchical_resample([a, b], pooled_mean, resamples=500, seed=1, paired=False)
+    assert not np.allclose(unpaired[:, 1], 10 * unpaired[:, 0])
+    assert np.corrcoef(unpaired[:, 0], unpaired[:, 1])[0, 1] < 0.3
+
+
+def test_a_single_pass_reduces_to_the_ordinary_bootstrap_of_the_samples():
+    x = np.random.default_rng(0).normal(10.0, 2.0, size=400)
+    out = hierarchical_resample([x[None, :]], pooled_mean, resamples=4000, seed=1)[:, 0]
+    low, high = percentile_interval(out, 0.95)
+    half = 1.96 * x.std(ddof=1) / math.sqrt(x.size)
+    assert (high - low) / 2 == pytest.approx(half, rel=0.1)  # the iid width, as ``bootstrap`` gives
+    ordinary = bootstrap(x, mean, resamples=4000, seed=1)
+    assert (high - low) == pytest.approx(ordinary.high - ordinary.low, rel=0.1)
+    assert not hierarchical_resample([x[None, :]], pooled_mean, resamples=10, within=False).std()  # nothing to draw
+
+
+def test_within_false_keeps_each_drawn_pass_whole():
+    group = np.array([[0.0, 1.0], [10.0, 11.0], [20.0, 21.0]])  # inside a pass: first sample + 1 = second
+
+    def whole(a: np.ndarray) -> np.ndarray:
+        return np.all(a[:, :, 1] - a[:, :, 0] == 1.0, axis=1).astype(float)
+
+    assert hierarchical_resample([group], whole, resamples=200, within=False).min() == 1.0
+    assert hierarchical_resample([group], whole, resamples=200, within=True).min() == 0.0
+    # Between-pass spread dominates: the interval of the pooled mean spans the passes, not the samples.
+    spread = hierarchical_resample([group], pooled_mean, resamples=2000, within=False)[:, 0]
+    low, high = percentile_interval(spread, 0.95)
+    assert low < 6
+    assert high > 15
+
+
+def test_hierarchical_resample_bounds_memory_by_batches(monkeypatch):
+    monkeypatch.setattr(stats_mod, "_BATCH_ELEMENTS", 50)  # 4 resamples per batch for these 12-sample groups
+    groups = [by_pass(4, 3), by_pass(4, 3, scale=2.0)]
+    out = hierarchical_resample(groups, pooled_mean, resamples=37, seed=3)
+    assert out.shape == (37, 2)
+    assert np.allclose(out[:, 1], 2 * out[:, 0])  # pairing holds within every batch
+
+
+@pytest.mark.parametrize(("groups", "kwargs", "message"), [
+    ([], {}, "at least one group"),
+    ([np.arange(4.0)], {}, r"non-empty \(passes, samples\) array"),
+    ([np.empty((2, 0))], {}, r"non-empty \(passes, samples\) array"),
+    ([np.ones((2, 2))], {"resamples": 0}, "resamples must be >= 1"),
+])
+def test_hierarchical_resample_names_bad_input(groups, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        hierarchical_resample(groups, pooled_mean, **kwargs)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 import torch
 
-from dlplayground.bench.timing import PointSpec, TimerConfig, measure_inference, time_call
+from dlplayground.bench.timing import PointSpec, TimerConfig, measure_inference, time_call, time_visit
 from dlplayground.errors import UserInputError
 
 CPU = torch.device("cpu")
@@ -40,6 +42,16 @@ def test_warmup_calls_are_not_timed_and_samples_are_exact():
     assert fake.calls == 5
     assert kind == "perf_counter"
     assert threads == torch.get_num_threads()
+
+
+def test_no_warmup_times_the_first_call():
+    # warmup_calls=0 with warmup_s=0 (a visit of a slow point, which the passes do not re-warm): every call
+    # is timed, the first one included.
+    fake = FakeDevice([9.0, 0.010, 0.020])
+    config = TimerConfig(warmup_calls=0, warmup_s=0.0, min_rounds=3, max_rounds=3, target_time_s=1e-9)
+    samples, _, _ = time_call(fake.work, CPU, config, clock=fake.clock, sync=fake.sync)
+    assert samples == pytest.approx([9.0, 0.010, 0.020])
+    assert fake.calls == 3
 
 
 def test_every_timed_call_is_bracketed_by_synchronization():
@@ -109,12 +121,77 @@ def test_measure_inference_builds_a_record_in_eval_and_inference_mode():
     assert record.p50_ms == pytest.approx(4.0)
     assert record.throughput_items_s == pytest.approx(1000.0)
     assert record.warmup_calls == 1
+    assert (record.passes, record.pass_index, record.block_times_s) == (1, (), ())  # one visit: a single block
+
+
+def test_a_visit_is_the_timer_s_per_call_samples():
+    fake = FakeDevice([9.0, 0.010, 0.020, 0.030])
+    config = TimerConfig(warmup_calls=1, warmup_s=0.0, min_rounds=3, max_rounds=3, target_time_s=1e-9)
+    visit = time_visit(fake.work, CPU, config, clock=fake.clock, sync=fake.sync)
+    assert visit.times_s == pytest.approx((0.010, 0.020, 0.030))
+    assert visit.block_s is None  # not asked for: nothing more is run
+    assert fake.calls == 4
+    assert (visit.threads, visit.timer) == (torch.get_num_threads(), "perf_counter")
+
+
+def test_back_to_back_block_runs_as_many_calls_with_one_sync_at_the_end():
+    fake = FakeDevice([0.001, 0.010, 0.010, 0.010, 0.002, 0.004, 0.006])
+    gc_during_block: list[bool] = []
+
+    def work() -> None:
+        if fake.calls >= 4:
+            gc_during_block.append(gc.isenabled())
+        fake.work()
+
+    config = TimerConfig(warmup_calls=1, warmup_s=0.0, min_rounds=3, max_rounds=3, target_time_s=1e-9,
+                         back_to_back=True)
+    visit = time_visit(work, CPU, config, clock=fake.clock, sync=fake.sync)
+    assert visit.times_s == pytest.approx((0.010, 0.010, 0.010))
+    assert visit.block_s == pytest.approx((0.002 + 0.004 + 0.006) / 3)  # seconds per call over the block
+    block = fake.events[-(3 + 2):]
+    assert block == ["sync", "call", "call", "call", "sync"]  # one sync before, one at the end, none between
+    assert fake.events[:-(3 + 2)].count("call") == 1 + 3  # after the warm-up and the per-call samples
+    assert gc_during_block == [False] * 3
+    assert gc.isenabled()
+
+
+def test_back_to_back_keeps_the_thread_count_of_the_samples():
+    before = torch.get_num_threads()
+    target = 1 if before != 1 else 2
+    seen: list[int] = []
+    fake = FakeDevice([0.001])
+
+    def work() -> None:
+        seen.append(torch.get_num_threads())
+        fake.work()
+
+    config = TimerConfig(warmup_calls=1, warmup_s=0.0, min_rounds=2, max_rounds=2, threads=target, back_to_back=True)
+    visit = time_visit(work, CPU, config, clock=fake.clock, sync=fake.sync)
+    assert visit.threads == target
+    assert seen == [target] * (1 + 2 + 2)
+    assert torch.get_num_threads() == before
+
+
+def test_measure_inference_records_the_back_to_back_figure():
+    fake = FakeDevice([0.004])
+
+    class Probe(torch.nn.Module):
+        def forward(self, x):
+            fake.work()
+            return x
+
+    spec = PointSpec(model="probe", family="user", batch_size=2, device=CPU, dtype=torch.float32)
+    config = TimerConfig(warmup_calls=1, warmup_s=0.0, min_rounds=4, max_rounds=4, back_to_back=True)
+    record = measure_inference(Probe(), torch.ones(2, 3), spec, config, clock=fake.clock, sync=fake.sync)
+    assert record.block_times_s == pytest.approx((0.004,))
+    assert len(record.times_s) == 4
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"warmup_calls": 0}, "warmup_calls"),
+        ({"warmup_calls": -1}, "warmup_calls"),
+        ({"warmup_s": -0.01}, "warmup_s"),
         ({"min_rounds": 0}, "min_rounds"),
         ({"min_rounds": 5, "max_rounds": 4}, "max_rounds"),
         ({"target_time_s": 0}, "target_time_s"),

@@ -1,10 +1,11 @@
-"""``dlplayground`` / ``python -m dlplayground``: bench, run EXPERIMENT, report, compare.
+"""``dlplayground`` / ``python -m dlplayground``: bench, run EXPERIMENT, report, compare, calibrate.
 
 * ``bench`` runs the batch-size study (the pytest-benchmark suite ``dlplayground.bench.suite``) on one device,
   writes the JSON envelope and, with ``--report DIR``, builds the report from it.
 * ``run NAME [ARGS...]`` runs the study ``NAME`` (``dlplayground.studies``) with its own flags
   (``run NAME --help``).
-* ``report`` and ``compare`` turn envelopes into Markdown/HTML and gate on regressions.
+* ``report`` and ``compare`` turn envelopes into Markdown/HTML and gate on regressions; ``calibrate`` measures
+  this machine's run-to-run drift (an A/A test) for ``compare``.
 
 Bad input ends with one ``error:`` line and exit code 2; an absent device with ``--if-available`` ends with a
 ``skipped:`` line and exit code 0, which is what the per-device tox envs use.
@@ -122,10 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_bench(sub)
     _add_run(sub)
-    from dlplayground.report.cli import add_compare_parser, add_report_parser
+    from dlplayground.report.cli import add_calibrate_parser, add_compare_parser, add_report_parser
 
     add_report_parser(sub)
     add_compare_parser(sub)
+    add_calibrate_parser(sub)
     return parser
 
 

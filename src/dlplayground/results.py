@@ -4,13 +4,18 @@ The envelope follows pytest-benchmark's layout (``machine_info``, ``commit_info`
 ``datetime``, ``version``) so ``pytest-benchmark compare`` reads batch-size runs, and adds one
 ``dlplayground`` key holding what that format has no place for::
 
-    {"dlplayground": {"schema": 1, "study": "batch_size" | "<experiment>",
+    {"dlplayground": {"schema": 2, "study": "batch_size" | "<experiment>",
                       "environment": {...}, "config": {...},
                       "sweeps": {model: {...}}, "saturation": {model: {...}},   # batch-size study
                       "result": {...}}}                                         # experiments
 
 Batch-size points live once, as ``benchmarks[i].extra_info`` (a ``TimingRecord``); readers rebuild the
 record from there rather than keeping a second copy.
+
+Schema 2 (issue "Numbers that reproduce") measures every batch-size point in interleaved passes and keeps
+each sample's pass index; a schema-1 batch-size file (one block per point, no passes) is refused with a
+message saying so, because its intervals cannot be recomputed the way schema 2's are. Experiment envelopes
+did not change between the two and are read at either version.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from dlplayground.atomic import atomic_write_text
 from dlplayground.errors import UserInputError
 
 R = TypeVar("R")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+STUDY_SCHEMAS = (1, 2)
+"""Schema versions an experiment envelope may carry (batch-size envelopes need ``SCHEMA_VERSION``)."""
 BATCH_SIZE_STUDY = "batch_size"
 RESULT_FILE = "result.json"
 """The envelope file in a study's output folder."""
@@ -115,8 +122,14 @@ def _fit(annotation: Any, value: Any, where: str) -> Any:
 class TimingRecord:
     """One benchmark point: the raw per-call times, with every statistic derived from them.
 
-    ``times_s`` holds one entry per timed call of the model on a full batch; nothing else is stored, so
-    the report, the saturation bootstrap and ``compare`` all see the same samples.
+    ``times_s`` holds one entry per timed call of the model on a full batch, and ``pass_index`` the pass
+    (0, 1, ...) each call was timed in: the sweep visits every point once per pass, in a fresh random order,
+    so the variation *between* passes carries the machine's drift and is where intervals come from
+    (``dlplayground.bench.noise``). Every pass holds the same number of calls. ``block_times_s`` holds, per
+    pass, the mean time per call of a back-to-back block (one synchronization at the end, as
+    ``torch.utils.benchmark`` times), measured on asynchronous devices (CUDA, MPS); on the CPU every call is
+    synchronous and the per-call figure is the back-to-back one, so it stays empty. Nothing else is stored,
+    so the report, the saturation bootstrap and ``compare`` all see the same samples.
     """
 
     model: str
@@ -127,6 +140,10 @@ class TimingRecord:
     threads: int
     warmup_calls: int
     times_s: tuple[float, ...]
+    pass_index: tuple[int, ...] = ()
+    """The pass of each sample (same length as ``times_s``); empty for a single block (one pass)."""
+    block_times_s: tuple[float, ...] = ()
+    """Back-to-back seconds per call, one value per pass; empty where not measured."""
     timer: str = "perf_counter"
     peak_memory_bytes: int | None = None
     memory_kind: str = "unavailable"
@@ -134,13 +151,48 @@ class TimingRecord:
     bytes_moved: float | None = None
 
     def __post_init__(self) -> None:
+        where = f"{self.model} @ batch {self.batch_size}"
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if not self.times_s:
-            raise ValueError(f"{self.model} @ batch {self.batch_size}: no timing samples")
-        if any(not math.isfinite(t) or t < 0 for t in self.times_s):
-            raise ValueError(f"{self.model} @ batch {self.batch_size}: times must be finite and >= 0")
+            raise ValueError(f"{where}: no timing samples")
+        if any(not math.isfinite(t) or t <= 0 for t in self.times_s):
+            raise ValueError(f"{where}: times must be finite and > 0 seconds (a zero latency is not a measurement)")
+        if any(not math.isfinite(t) or t <= 0 for t in self.block_times_s):
+            raise ValueError(f"{where}: block_times_s must be finite and > 0 seconds")
         object.__setattr__(self, "times_s", tuple(float(t) for t in self.times_s))
+        object.__setattr__(self, "block_times_s", tuple(float(t) for t in self.block_times_s))
+        if self.pass_index:
+            if len(self.pass_index) != len(self.times_s):
+                raise ValueError(f"{where}: pass_index has {len(self.pass_index)} entries for "
+                                 f"{len(self.times_s)} samples")
+            if min(self.pass_index) < 0:
+                raise ValueError(f"{where}: pass_index must be >= 0")
+            counts = np.bincount(np.asarray(self.pass_index))
+            counts = counts[counts > 0]
+            if len(set(counts.tolist())) != 1:
+                raise ValueError(f"{where}: every pass must hold the same number of samples, got "
+                                 f"{counts.tolist()}")
+            if self.block_times_s and len(self.block_times_s) != len(counts):
+                raise ValueError(f"{where}: block_times_s has {len(self.block_times_s)} entries for "
+                                 f"{len(counts)} passes")
+
+    @cached_property
+    def pass_matrix(self) -> np.ndarray:
+        """The samples as a (passes, samples per pass) array, passes in pass order, samples in call order."""
+        times = np.asarray(self.times_s, dtype=float)
+        if not self.pass_index:
+            return times[None, :]
+        index = np.asarray(self.pass_index)
+        return np.stack([times[index == p] for p in np.unique(index)])
+
+    @property
+    def passes(self) -> int:
+        return int(self.pass_matrix.shape[0])
+
+    @property
+    def pass_medians_s(self) -> np.ndarray:
+        return np.median(self.pass_matrix, axis=1)
 
     @cached_property
     def _sorted(self) -> np.ndarray:
@@ -185,9 +237,12 @@ class TimingRecord:
         """Plain-JSON form: the stored fields plus the derived statistics, for humans and other tools."""
         out = asdict(self)
         out["times_s"] = list(self.times_s)
+        out["pass_index"] = list(self.pass_index)
+        out["block_times_s"] = list(self.block_times_s)
         out.update(
             p50_ms=self.p50_ms, p90_ms=self.p90_ms, p99_ms=self.p99_ms, mean_ms=self.mean_ms,
             iqr_ms=self.iqr_ms, throughput_items_s=self.throughput_items_s, rounds=len(self.times_s),
+            passes=self.passes, pass_medians_ms=[float(m) * 1e3 for m in self.pass_medians_s],
         )
         return out
 
@@ -358,7 +413,12 @@ def parse_envelope(data: Any, source: Path | None = None) -> Envelope:
             "(run `pytest benchmarks --benchmark-json FILE` or an experiment to make one)"
         )
     schema = body.get("schema")
-    if schema != SCHEMA_VERSION:
+    if body["study"] == BATCH_SIZE_STUDY and schema == 1:
+        raise EnvelopeError(
+            f"{where}: a schema-1 batch-size file (each point timed in one block, no passes), written by an older "
+            f"DL-Playground; its intervals cannot be recomputed from passes. Re-run `dlplayground bench` to get "
+            f"a schema-{SCHEMA_VERSION} file")
+    if schema != SCHEMA_VERSION and not (body["study"] != BATCH_SIZE_STUDY and schema in STUDY_SCHEMAS):
         raise EnvelopeError(f"{where}: schema version {schema!r} is not supported (expected {SCHEMA_VERSION})")
     benchmarks = data.get("benchmarks", [])
     if not isinstance(benchmarks, list):

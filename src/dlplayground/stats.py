@@ -144,3 +144,60 @@ def bootstrap(
     values = np.asarray(result.bootstrap_distribution, dtype=float).reshape(-1)
     low, high = percentile_interval(values, level, discrete=discrete)
     return Interval(estimate, low, high, level, resamples, int(np.isfinite(values).sum()), values)
+
+
+def hierarchical_resample(
+    groups: Sequence[np.ndarray],
+    statistic: Callable[[np.ndarray], np.ndarray],
+    *,
+    resamples: int = 1000,
+    seed: int | Sequence[int] = 0,
+    paired: bool = True,
+    within: bool = True,
+) -> np.ndarray:
+    """Two-level bootstrap of grouped samples: the resampled ``statistic`` of every group, shape (resamples, groups).
+
+    Each group is a (passes, samples per pass) array: the samples of one benchmark point, one row per pass.
+    A resample draws passes with replacement (the level that varies most: drift between passes), then, with
+    ``within``, samples with replacement inside each drawn pass, and evaluates ``statistic`` on the result,
+    which receives an array of shape (r, passes, samples) and returns r values (e.g. the median over the last
+    two axes). ``paired`` draws one set of pass indices for all groups that share the same number of passes:
+    pass p of every point was measured in the same sweep over the machine, so a shift that hit the whole
+    pass hits them together, and ratios between points (a throughput curve, its knee) keep that pairing.
+
+    This is the hierarchical bootstrap of Saravanan et al. (2020), here for benchmark passes; with a single
+    pass it reduces to the ordinary bootstrap of the samples, which is only honest when they are independent.
+    Deterministic for a given ``seed`` and shapes. Resamples are drawn in batches that bound the memory.
+    """
+    arrays = [np.asarray(g, dtype=float) for g in groups]
+    if not arrays:
+        raise ValueError("hierarchical_resample needs at least one group")
+    if any(a.ndim != 2 or min(a.shape) < 1 for a in arrays):
+        raise ValueError(f"every group must be a non-empty (passes, samples) array, got shapes "
+                         f"{[a.shape for a in arrays]}")
+    if resamples < 1:
+        raise ValueError(f"resamples must be >= 1, got {resamples}")
+    rng = np.random.default_rng(seed)
+    out = np.empty((resamples, len(arrays)))
+    per_resample = max(a.size for a in arrays)
+    batch = max(1, _BATCH_ELEMENTS // per_resample)
+    for start in range(0, resamples, batch):
+        r = min(batch, resamples - start)
+        shared: dict[int, np.ndarray] = {}
+        for j, data in enumerate(arrays):
+            passes, samples = data.shape
+            if paired:
+                if passes not in shared:
+                    shared[passes] = rng.integers(0, passes, size=(r, passes))
+                rows = shared[passes]
+            else:
+                rows = rng.integers(0, passes, size=(r, passes))
+            cols = rng.integers(0, samples, size=(r, passes, samples)) if within else np.arange(samples)
+            picked = data[rows[:, :, None], cols] if within else data[rows]
+            out[start:start + r, j] = np.asarray(statistic(picked), dtype=float).reshape(r)
+    return out
+
+
+def median_over_passes(resampled: np.ndarray) -> np.ndarray:
+    """The pooled median of each resample of ``hierarchical_resample``: shape (r, passes, samples) -> (r,)."""
+    return np.median(resampled.reshape(resampled.shape[0], -1), axis=1)

@@ -16,15 +16,24 @@ from typing import Any
 import torch
 
 from dlplayground.atomic import ensure_writable_dir
+from dlplayground.bench.explore import RangeConfig
 from dlplayground.bench.models import BUILTIN_MODELS, ModelSpec, resolve_model
+from dlplayground.bench.passes import PassConfig
 from dlplayground.bench.saturation import SaturationConfig
 from dlplayground.bench.timing import TimerConfig
 from dlplayground.devices import dtype_name, parse_device, parse_dtype
 from dlplayground.errors import UserInputError
 
-QUICK_BATCH_SIZES = (1, 2, 4, 8)
-QUICK_TIMER = TimerConfig(warmup_calls=2, warmup_s=0.05, min_rounds=5, max_rounds=30, target_time_s=0.05)
-FULL_TIMER = TimerConfig(warmup_calls=3, warmup_s=0.2, min_rounds=10, max_rounds=300, target_time_s=0.6)
+# The full profile spends about what torch.utils.benchmark's blocked_autorange spends per point (0.2 s), split
+# over 6 passes: the passes cost fewer calls per pass, not more time.
+FULL_PASSES = PassConfig(passes=6, pass_time_s=0.035, min_calls=1, max_calls=40, rewarm_calls=1, rewarm_s=0.01)
+QUICK_PASSES = PassConfig(passes=3, pass_time_s=0.01, min_calls=2, max_calls=10, rewarm_calls=1, rewarm_s=0.0)
+FULL_EXPLORE = TimerConfig(warmup_calls=2, warmup_s=0.02, min_rounds=3, max_rounds=20, target_time_s=0.03)
+QUICK_EXPLORE = TimerConfig(warmup_calls=1, warmup_s=0.0, min_rounds=3, max_rounds=10, target_time_s=0.01)
+FULL_TIMER = FULL_EXPLORE
+"""A one-block timer setting for scripts that time a single point (``benchmarks/compare_timers.py``)."""
+FULL_RANGE = RangeConfig(max_batch=1 << 16, max_call_s=1.0)
+QUICK_RANGE = RangeConfig(max_batch=64, max_call_s=0.05)
 _POW2_RE = re.compile(r"^pow2:(\d+)\.\.(\d+)$")
 
 
@@ -71,12 +80,20 @@ class BenchOptions:
     device: str = _option("--device", "device to benchmark: cpu, cuda, cuda:N or mps", default="cpu")
     models: str = _option("--models", "comma-separated model names or package.module:factory paths "
                           f"(default: all built-ins: {','.join(BUILTIN_MODELS)})", default="")
-    batch_sizes: str = _option("--batch-sizes", "batch sizes: a list '1,2,4' or 'pow2:1..256' "
-                               "(default: powers of two up to each model's cap)", default="")
+    batch_sizes: str = _option("--batch-sizes", "batch sizes: a list '1,2,4' or 'pow2:1..256' (default: double "
+                               "from 1 until the knee is confirmed, an OOM, the latency budget or a cap)",
+                               default="")
+    max_batch: str = _option("--max-batch", "largest batch the doubling may reach (default 65536; --quick 64)",
+                             default="")
+    max_call_s: str = _option("--max-call-s", "per-model time cap: the doubling stops before a batch whose call "
+                              "takes longer than this many seconds (default 1; --quick 0.05)", default="")
+    passes: str = _option("--passes", "interleaved passes over all points; intervals come from the differences "
+                          "between passes (default 6; --quick 3; at least 2)", default="")
+    seed: str = _option("--seed", "seed of the passes' random visiting order", default="0")
     dtype: str = _option("--dtype", "float32, bfloat16 or float16 (as the device supports)", default="float32")
     threads: str = _option("--threads", "torch intra-op threads, fixed and recorded (default: torch's current "
                            "setting)", default="")
-    quick: bool = _option("--quick", "small CI profile: every model family, batch sizes 1,2,4,8, few rounds",
+    quick: bool = _option("--quick", "small CI profile: every model family, batches up to 64, 3 short passes",
                           default=False)
     latency_budget_ms: str = _option("--latency-budget-ms", "p99 latency budget (SLO) for the best-batch pick",
                                      default="")
@@ -99,12 +116,27 @@ class BenchConfig:
     device: torch.device
     dtype: torch.dtype
     models: tuple[ModelSpec, ...]
-    batch_sizes: dict[str, tuple[int, ...]]
+    explicit_batch_sizes: tuple[int, ...] | None
+    """``--batch-sizes`` as given, or None: each model's range is found by doubling (``range_``)."""
     threads: int
     quick: bool
-    timer: TimerConfig
+    explore_timer: TimerConfig
+    """How the exploratory call at each batch is timed (one block, before the passes; never reported)."""
+    range_: RangeConfig
+    passes: PassConfig
     saturation: SaturationConfig
     trace_dir: str | None
+
+    @property
+    def back_to_back(self) -> bool:
+        """Whether visits also time a back-to-back block: where launches are asynchronous (CUDA, MPS)."""
+        return self.device.type in ("cuda", "mps")
+
+    def candidate_batch_sizes(self) -> tuple[int, ...]:
+        """Every batch a model's sweep could reach: the explicit list, or the doublings up to the cap."""
+        if self.explicit_batch_sizes is not None:
+            return self.explicit_batch_sizes
+        return parse_batch_sizes(f"pow2:1..{self.range_.max_batch}")
 
     @classmethod
     def from_options(cls, opts: BenchOptions) -> BenchConfig:
@@ -115,41 +147,55 @@ class BenchConfig:
             raise UserInputError(f"--models {opts.models!r} names a model twice")
         models = tuple(resolve_model(n) for n in names)
         explicit = parse_batch_sizes(opts.batch_sizes) if opts.batch_sizes.strip() else None
-        batch_sizes = {}
-        for spec in models:
-            if explicit is not None:
-                batch_sizes[spec.name] = explicit
-            elif opts.quick:
-                batch_sizes[spec.name] = QUICK_BATCH_SIZES
-            else:
-                batch_sizes[spec.name] = parse_batch_sizes(f"pow2:1..{min(spec.max_batch, 1 << 16)}")
         threads = torch.get_num_threads()
         if opts.threads.strip():
-            try:
-                threads = int(opts.threads)
-            except ValueError:
-                raise UserInputError(f"--threads {opts.threads!r} is not an integer") from None
-        timer = QUICK_TIMER if opts.quick else FULL_TIMER
-        timer = TimerConfig(**{**timer.__dict__, "threads": threads})
+            threads = _int(opts.threads, "--threads", minimum=1)
         budget = _positive_float(opts.latency_budget_ms, "--latency-budget-ms") if opts.latency_budget_ms else None
         try:
             eps = float(opts.saturation_eps)
         except ValueError:
             raise UserInputError(f"--saturation-eps {opts.saturation_eps!r} is not a number") from None
         saturation = SaturationConfig(eps=eps, latency_budget_ms=budget, resamples=300 if opts.quick else 1000)
+        range_ = QUICK_RANGE if opts.quick else FULL_RANGE
+        range_ = RangeConfig(
+            max_batch=_int(opts.max_batch, "--max-batch", minimum=1) if opts.max_batch.strip() else range_.max_batch,
+            max_call_s=(_positive_float(opts.max_call_s, "--max-call-s") if opts.max_call_s.strip()
+                        else range_.max_call_s),
+            eps=eps, knee_doublings=range_.knee_doublings, latency_budget_ms=budget)
+        passes = QUICK_PASSES if opts.quick else FULL_PASSES
+        passes = PassConfig(**{**passes.__dict__,
+                               "passes": _int(opts.passes, "--passes", minimum=2) if opts.passes.strip()
+                               else passes.passes,
+                               "seed": _int(opts.seed, "--seed", minimum=0, maximum=2**32 - 1)})
+        explore_timer = QUICK_EXPLORE if opts.quick else FULL_EXPLORE
+        explore_timer = TimerConfig(**{**explore_timer.__dict__, "threads": threads})
         if opts.trace:  # checked now, not at the first point's trace after minutes of timing
             ensure_writable_dir(Path(opts.trace), "--trace-dir")
-        return cls(device=device, dtype=dtype, models=models, batch_sizes=batch_sizes, threads=threads,
-                   quick=opts.quick, timer=timer, saturation=saturation, trace_dir=opts.trace or None)
+        return cls(device=device, dtype=dtype, models=models, explicit_batch_sizes=explicit, threads=threads,
+                   quick=opts.quick, explore_timer=explore_timer, range_=range_, passes=passes,
+                   saturation=saturation, trace_dir=opts.trace or None)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON config for the envelope."""
         return {
             "device": str(self.device), "dtype": dtype_name(self.dtype),
-            "models": [m.name for m in self.models], "batch_sizes": {k: list(v) for k, v in self.batch_sizes.items()},
-            "threads": self.threads, "quick": self.quick, "timer": self.timer.__dict__,
+            "models": [m.name for m in self.models],
+            "batch_sizes": None if self.explicit_batch_sizes is None else list(self.explicit_batch_sizes),
+            "threads": self.threads, "quick": self.quick, "explore_timer": self.explore_timer.__dict__,
+            "range": self.range_.__dict__, "passes": self.passes.__dict__, "back_to_back": self.back_to_back,
             "saturation": self.saturation.__dict__, "trace_dir": self.trace_dir,
         }
+
+
+def _int(text: str, option: str, *, minimum: int, maximum: int | None = None) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise UserInputError(f"{option} {text!r} is not an integer") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+        raise UserInputError(f"{option} must be {bound}, got {value}")
+    return value
 
 
 def _positive_float(text: str, option: str) -> float:

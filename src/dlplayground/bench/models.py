@@ -2,12 +2,13 @@
 
 A factory takes no arguments and returns ``(model, make_input)``: an ``nn.Module`` and a callable
 ``make_input(batch_size) -> Tensor | tuple[Tensor, ...]`` that builds a batch on the CPU in float32 (the
-harness moves and casts it). Built-in models are registered exactly like user models
-(``--models package.module:factory``), so a user model takes no second-class path.
+harness moves and casts it). Built-in models are registered exactly like user models (``--models
+package.module:factory``), so a user model takes no second-class path.
 
-Sizes are chosen to be realistic yet sweepable on a 2-core laptop: each model's ``max_batch`` keeps one
-forward pass at the largest batch around a second on such a CPU. The networks themselves live in
-``dlplayground.nets``, shared with the studies that train models.
+Sizes are chosen to be realistic yet quick on a 2-core laptop. No model carries a batch cap: the sweep finds
+each model's range by doubling until the knee, an out-of-memory error or a time cap
+(``dlplayground.bench.explore``), so the same models answer on a laptop and on a data-centre GPU. The networks
+themselves live in ``dlplayground.nets``, shared with the studies that train models.
 """
 
 from __future__ import annotations
@@ -29,12 +30,11 @@ Factory = Callable[[], "tuple[nn.Module, InputFactory]"]
 # ------------------------------------------------------------------------------------------ registry
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: its family (for grouping in reports), factory and the largest batch worth sweeping."""
+    """A registered model: its family (for grouping in reports), factory and a one-line description."""
 
     name: str
     family: str
     factory: Factory
-    max_batch: int
     description: str
 
 
@@ -82,13 +82,13 @@ class _HFLogits(nn.Module):
 BUILTIN_MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("mlp", "mlp", _mlp, 4096, "MLP 784-1024-1024-1024-10 (2.9 M params)"),
-        ModelSpec("cnn", "cnn", _cnn, 256, "ResNet-style CNN, 3 stages 32/64/128, input 3x32x32"),
-        ModelSpec("lstm", "rnn", _rnn("lstm"), 256, "2-layer LSTM, hidden 256, 50 steps of 64 features"),
-        ModelSpec("gru", "rnn", _rnn("gru"), 256, "2-layer GRU, hidden 256, 50 steps of 64 features"),
-        ModelSpec("transformer", "transformer", _transformer, 128,
+        ModelSpec("mlp", "mlp", _mlp, "MLP 784-1024-1024-1024-10 (2.9 M params)"),
+        ModelSpec("cnn", "cnn", _cnn, "ResNet-style CNN, 3 stages 32/64/128, input 3x32x32"),
+        ModelSpec("lstm", "rnn", _rnn("lstm"), "2-layer LSTM, hidden 256, 50 steps of 64 features"),
+        ModelSpec("gru", "rnn", _rnn("gru"), "2-layer GRU, hidden 256, 50 steps of 64 features"),
+        ModelSpec("transformer", "transformer", _transformer,
                   "Transformer encoder, 2 layers, d=256, 4 heads, 64 tokens"),
-        ModelSpec("hf-bert", "transformer", _hf_bert, 128,
+        ModelSpec("hf-bert", "transformer", _hf_bert,
                   "transformers BertForSequenceClassification from config (random weights), 64 tokens"),
     )
 }
@@ -111,7 +111,7 @@ def resolve_model(name: str) -> ModelSpec:
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise UserInputError(f"--models {name!r}: module {module_name!r} has no callable {attr!r}")
-    return ModelSpec(name, "user", factory, 1 << 30, f"user model {name}")
+    return ModelSpec(name, "user", factory, f"user model {name}")
 
 
 def build(spec: ModelSpec) -> tuple[nn.Module, InputFactory]:

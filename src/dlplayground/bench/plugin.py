@@ -22,6 +22,7 @@ from dlplayground.errors import UserInputError
 
 BENCH_CONFIG = pytest.StashKey[BenchConfig]()
 SWEEP = pytest.StashKey["object"]()
+SELECTED_MODELS = pytest.StashKey[set]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -61,8 +62,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize every test that asks for ``model_name`` and ``batch_size`` over the configured points."""
     if {"model_name", "batch_size"} <= set(metafunc.fixturenames):
         config = metafunc.config.stash[BENCH_CONFIG]
-        points = [(spec.name, b) for spec in config.models for b in config.batch_sizes[spec.name]]
+        points = [(spec.name, b) for spec in config.models for b in config.candidate_batch_sizes()]
         metafunc.parametrize(("model_name", "batch_size"), points, ids=[f"{m}-b{b}" for m, b in points])
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Remember which models have a test left after ``-k``/deselection: only those are built and measured."""
+    selected = set()
+    for item in session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "model_name" in params:
+            selected.add(params["model_name"])
+    session.config.stash[SELECTED_MODELS] = selected
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +87,7 @@ def sweep(pytestconfig: pytest.Config, bench_config: BenchConfig):
     """The session's batch-size sweep; it keeps every record for the JSON and the terminal summary."""
     from dlplayground.bench.sweep import Sweep
 
-    pytestconfig.stash[SWEEP] = Sweep(bench_config)
+    pytestconfig.stash[SWEEP] = Sweep(bench_config, models=pytestconfig.stash.get(SELECTED_MODELS, None))
     return pytestconfig.stash[SWEEP]
 
 

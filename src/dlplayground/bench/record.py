@@ -26,9 +26,13 @@ class SweepRecord:
     family: str
     description: str
     batch_sizes: tuple[int, ...]
-    """The batch sizes requested, ascending."""
+    """The range the passes measured, ascending (explored by doubling, or the explicit list)."""
     measured: tuple[int, ...]
     """Those that produced a timing record."""
+    stop_reason: str = ""
+    """Why the range ends where it does: one of ``dlplayground.bench.explore.STOP_REASONS``."""
+    stop_detail: str = ""
+    """The same, in a sentence with the numbers."""
     oom_batch_size: int | None = None
     """The first batch that ran out of memory (larger ones were skipped), if any."""
     oom_message: str | None = None

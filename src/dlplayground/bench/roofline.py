@@ -19,11 +19,16 @@ taking ``t`` seconds (median), on a device whose measured ceilings are ``P`` GFL
 2. otherwise *memory-bound* if ``I`` is below the ridge (its roof is ``I * W``; reported as % of ``W``);
 3. otherwise *compute-bound* (its roof is ``P``; reported as % of ``P``).
 
-Without a FLOP count or byte estimate the bound is "unknown". The bytes are a layer-level estimate and the
-ceilings are what a square matmul and a copy reach, so a point can sit above its roof: above the bandwidth
-when weights and activations stay in cache, above the matmul peak when other work on the machine slowed
-the peak measurement. The diagnosis reports such numbers as they are, with a bracketed caveat, rather than
-clipping them.
+Without a FLOP count or byte estimate the bound is "unknown".
+
+**Above a roof.** The bytes are a layer-level estimate and the ceilings are what a square matmul and a copy
+reach, so a point can sit above its roof: above the copy bandwidth when the working set (weights,
+activations) stays in cache, so the bytes the estimate counts never came from memory; above the matmul peak
+when other work on the machine slowed the peak measurement, or the kernel genuinely beats the square-matmul
+ceiling. "147% of the copy bandwidth" would read as a physical fraction, which it is not, so such a point is
+never printed as a percentage: ``roof_share_text`` (sentences) and ``roof_share_cell`` (table cells) say
+"above the measured roof" and why, and ``RooflinePoint.above_bandwidth_roof`` / ``above_matmul_roof`` carry
+the fact for readers of the JSON. The numbers themselves are kept as measured, never clipped.
 """
 
 from __future__ import annotations
@@ -80,6 +85,46 @@ class Roofs:
 
 
 @dataclass(frozen=True)
+class Ceiling:
+    """One measured roof, as text: what it is called, its unit, and what a point above it means."""
+
+    name: str
+    unit: str
+    above_reason: str
+    """Why a point can sit above this roof (the measured roof is not the physical limit of every kernel)."""
+    above_cell: str
+    """The table cell of a point above this roof, in place of a percentage over 100."""
+
+
+BANDWIDTH = Ceiling("copy bandwidth", "GB/s", "cache-resident working set", "above roof (cache-resident)")
+MATMUL = Ceiling("matmul peak", "GFLOP/s",
+                 "the peak measurement was disturbed or the kernel beats the square-matmul ceiling",
+                 "above measured peak")
+ROOF = Ceiling("roof", "GFLOP/s", "a cache-resident working set or a disturbed peak measurement", "above roof")
+"""The roof at a point's own intensity, ``min(P, I * W)`` (``RooflinePoint.pct_of_roof``)."""
+
+
+def roof_share_text(achieved: float, roof: float, ceiling: Ceiling) -> str:
+    """``achieved`` against the measured ``roof`` (same unit, ``ceiling.unit``) as a phrase.
+
+    At or below the roof: ``"5 GB/s = 50.0% of the 10 GB/s copy bandwidth"``. Above it, no percentage:
+    ``"20 GB/s, above the measured 10 GB/s copy bandwidth (cache-resident working set)"``.
+    """
+    if achieved > roof:
+        return (f"{achieved:.3g} {ceiling.unit}, above the measured {roof:.3g} {ceiling.unit} {ceiling.name} "
+                f"({ceiling.above_reason})")
+    return (f"{achieved:.3g} {ceiling.unit} = {100 * achieved / roof:.1f}% of the {roof:.3g} {ceiling.unit} "
+            f"{ceiling.name}")
+
+
+def roof_share_cell(pct: float | None, ceiling: Ceiling) -> str:
+    """A percentage of a measured roof as a table cell: ``"50.0%"``; above 100% ``ceiling.above_cell``; None "—"."""
+    if pct is None:
+        return "—"
+    return ceiling.above_cell if pct > 100 else f"{pct:.1f}%"
+
+
+@dataclass(frozen=True)
 class RooflinePoint:
     """One benchmark point placed on the roofline."""
 
@@ -96,12 +141,24 @@ class RooflinePoint:
     pct_of_matmul_peak: float
     pct_of_bandwidth: float
 
+    @property
+    def above_bandwidth_roof(self) -> bool:
+        """More GB/s than the measured copy: the working set was (partly) served from cache."""
+        return self.pct_of_bandwidth > 100
+
+    @property
+    def above_matmul_roof(self) -> bool:
+        """More GFLOP/s than the measured square-matmul peak."""
+        return self.pct_of_matmul_peak > 100
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields, plus the two above-roof flags for readers of the JSON (derived; recomputed on reading)."""
+        return {**asdict(self), "above_bandwidth_roof": self.above_bandwidth_roof,
+                "above_matmul_roof": self.above_matmul_roof}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RooflinePoint:
-        return record_from_dict(cls, data)
+        return record_from_dict(cls, data, ignore=("above_bandwidth_roof", "above_matmul_roof"))
 
 
 def place(record: TimingRecord, roofs: Roofs) -> RooflinePoint | None:
@@ -138,7 +195,7 @@ class Diagnosis:
     point: RooflinePoint | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "point": None if self.point is None else self.point.to_dict()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Diagnosis:
@@ -175,21 +232,15 @@ def diagnose_record(
         if not fit_used:
             fit_note = (f" (the latency fit a + c*b predicts {predicted_ms:.3g} ms here, not the measured "
                         f"{t_ms:.3g} ms, so its a is not used)")
-    numbers = (f"{point.achieved_gflop_s:.3g} GFLOP/s = {point.pct_of_matmul_peak:.1f}% of the "
-               f"{roofs.peak_gflop_s:.3g} GFLOP/s matmul peak, {point.achieved_gb_s:.3g} GB/s = "
-               f"{point.pct_of_bandwidth:.1f}% of the {roofs.peak_gb_s:.3g} GB/s copy bandwidth")
+    flops_text = roof_share_text(point.achieved_gflop_s, roofs.peak_gflop_s, MATMUL)
+    bytes_text = roof_share_text(point.achieved_gb_s, roofs.peak_gb_s, BANDWIDTH)
+    numbers = f"{flops_text}, {bytes_text}"
     intensity = (f"intensity {point.intensity_flop_per_byte:.3g} FLOP/B vs ridge "
                  f"{roofs.ridge_flop_per_byte:.3g} FLOP/B")
 
     def result(bound: str, text: str) -> Diagnosis:
-        caveats = []
-        if point.pct_of_matmul_peak > 100:
-            caveats.append("above the measured matmul peak: that measurement was probably slowed by other load")
-        if bound == MEMORY and point.pct_of_bandwidth > 100:
-            caveats.append("above the copy bandwidth: data served from caches, which the bytes estimate ignores")
-        caveat = "".join(f" [{c}]" for c in caveats)
-        return Diagnosis(bound, batch_size, f"{bound} at batch {batch_size}: {text}{fit_note}{caveat}", share,
-                         fit_used, point)
+        return Diagnosis(bound, batch_size, f"{bound} at batch {batch_size}: {text}{fit_note}", share, fit_used,
+                         point)
 
     if fit_used and share > rule.overhead_share:
         return result(OVERHEAD, f"fixed per-call time a = {fixed_ms:.3g} ms is {share:.0%} of "
@@ -198,11 +249,8 @@ def diagnose_record(
     if point.pct_of_matmul_peak < low and point.pct_of_bandwidth < low:
         return result(OVERHEAD, f"below {low:.0f}% of both roofs; {numbers}")
     if point.intensity_flop_per_byte < roofs.ridge_flop_per_byte:
-        return result(MEMORY, f"{intensity}; {point.achieved_gb_s:.3g} GB/s = {point.pct_of_bandwidth:.1f}% "
-                              f"of the {roofs.peak_gb_s:.3g} GB/s copy bandwidth "
-                              f"({point.pct_of_matmul_peak:.1f}% of matmul peak)")
-    return result(COMPUTE, f"{intensity}; {point.achieved_gflop_s:.3g} GFLOP/s = {point.pct_of_matmul_peak:.1f}% "
-                           f"of the {roofs.peak_gflop_s:.3g} GFLOP/s matmul peak")
+        return result(MEMORY, f"{intensity}; {bytes_text} ({flops_text})")
+    return result(COMPUTE, f"{intensity}; {flops_text}")
 
 
 def rule_text(rule: Rule = Rule()) -> str:
@@ -214,5 +262,8 @@ def rule_text(rule: Rule = Rule()) -> str:
         f"are both below {rule.low_utilisation:.0%} of the measured matmul peak and copy bandwidth; "
         "otherwise memory-bound when the arithmetic intensity (FLOPs / estimated bytes moved) is below the "
         "ridge point (peak GFLOP/s / peak GB/s), else compute-bound. Percentages are of the measured "
-        "ceilings; bytes moved is a layer-level estimate, so intensities are indicative."
+        "ceilings; bytes moved is a layer-level estimate, so intensities are indicative. A point above a "
+        "measured ceiling is labelled, not given as a percentage: above the copy bandwidth its working set "
+        "stayed in cache; above the matmul peak the peak measurement was disturbed or the kernel beats a "
+        "square matmul."
     )

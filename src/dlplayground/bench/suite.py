@@ -1,14 +1,17 @@
 """Batch size vs. inference time: one pytest-benchmark test per (model, batch size) on the chosen device.
 
-Run ``pytest benchmarks --benchmark-json out.json`` from a checkout, or ``dlplayground bench`` from an installed
-package (options: ``pytest benchmarks --help``, section "DL-Playground batch-size study"); the plugin
-``dlplayground.bench.plugin`` supplies the options, fixtures and the parametrization over (model, batch size).
-Each test times one point with the harness's synchronized timer (``dlplayground.bench.timing``), stores the
-record in ``extra_info`` and hands the same raw samples to pytest-benchmark, so its table, ``--benchmark-
-compare`` and ``pytest-benchmark compare`` all see the numbers the report sees. Points past a model's out-of-
-memory boundary are skipped, not failed. Each record also carries the point's FLOPs and estimated bytes moved,
-and ``extra_info`` the achieved GFLOP/s and % of the device's measured peaks (``dlplayground.bench.roofline``);
-``--trace-dir DIR`` adds a profiler trace per point.
+Run ``pytest benchmarks --benchmark-json out.json`` from a checkout, or ``dlplayground bench`` from an
+installed package (options: ``pytest benchmarks --help``, section "DL-Playground batch-size study"); the
+plugin ``dlplayground.bench.plugin`` supplies the options, fixtures and the parametrization over (model, batch
+size). The first test runs the whole measurement (``dlplayground.bench.sweep``: each model's range found by
+doubling, then every point in interleaved passes, so drift spreads over all points); each test then stores its
+point's record in ``extra_info`` and hands the same raw samples to pytest-benchmark, so its table,
+``--benchmark-compare`` and ``pytest-benchmark compare`` all see the numbers the report sees. The tests are
+the candidate points (every doubling up to ``--max-batch``, or the ``--batch-sizes`` list); those outside a
+model's measured range or past its out-of-memory boundary are skipped with the reason, not failed. Each record
+also carries the point's FLOPs and estimated bytes moved, and ``extra_info`` the achieved GFLOP/s and % of the
+device's measured peaks (``dlplayground.bench.roofline``); ``--trace-dir DIR`` adds a profiler trace per
+point.
 """
 
 from __future__ import annotations
@@ -34,11 +37,14 @@ def hand_to_pytest_benchmark(benchmark, record: TimingRecord) -> None:
     benchmark._mode = "dlplayground.bench.timing"
 
 
-def test_inference(benchmark, sweep, model_name: str, batch_size: int) -> None:
+def test_inference(benchmark, sweep, model_name: str, batch_size: int, pytestconfig) -> None:
     config = sweep.config
     benchmark.group = f"{model_name} on {config.device} ({dtype_name(config.dtype)})"
+    # The first test runs the whole measurement (a minute or more): let its progress lines through.
+    with pytestconfig.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+        sweep.measure()
     try:
-        record = sweep.run_point(model_name, batch_size)
+        record = sweep.outcome(model_name, batch_size)
     except PointSkipped as reason:
         benchmark.skipped = True
         pytest.skip(str(reason))
@@ -47,5 +53,6 @@ def test_inference(benchmark, sweep, model_name: str, batch_size: int) -> None:
     benchmark.extra_info.update(sweep.point_extras(record))  # achieved GFLOP/s, % of peak (derived)
     # Invariants of a valid measurement (not wall-clock thresholds).
     assert record.batch_size == batch_size
-    assert len(record.times_s) >= config.timer.min_rounds
+    assert record.passes == config.passes.passes
+    assert record.pass_matrix.shape[1] >= config.passes.min_calls
     assert record.threads == config.threads or config.device.type != "cpu"

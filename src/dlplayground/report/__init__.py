@@ -18,7 +18,6 @@ _EXPORTS = {
     "write_report": "dlplayground.report.build",
     "CompareResult": "dlplayground.report.compare",
     "PointComparison": "dlplayground.report.compare",
-    "bootstrap_median_ci": "dlplayground.report.compare",
     "compare_envelopes": "dlplayground.report.compare",
     "ReportInputs": "dlplayground.report.loading",
     "load_inputs": "dlplayground.report.loading",

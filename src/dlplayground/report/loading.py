@@ -5,6 +5,11 @@ dtype, sorted by batch size, with the model's sweep (requested batch sizes, OOM 
 analysis attached. The sweep record and the saturation analysis are the producer's own types
 (``dlplayground.bench.record.BatchSizeRun``), read with their ``from_dict``: a malformed file is refused with
 an error naming it, and nothing the sweep derived is derived here a second time.
+
+Per-point figures the sweep also writes into ``extra_info`` for humans (the median's interval, the
+between-pass spread) are *not* read from there: ``Series.noise`` recomputes them from the samples with the
+producer's own function (``dlplayground.bench.noise.point_noise``), once per series, so the table, the plot and
+the summary all show the same values and a hand-edited file cannot make a point look stable.
 """
 
 from __future__ import annotations
@@ -12,8 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
+import numpy as np
+
+from dlplayground.bench.noise import PointNoise, point_noise
 from dlplayground.bench.record import BatchSizeRun, SweepRecord
 from dlplayground.bench.saturation import Saturation
 from dlplayground.errors import UserInputError
@@ -75,6 +84,37 @@ class Series:
     @property
     def best_record(self) -> TimingRecord:
         return max(self.records, key=lambda r: r.throughput_items_s)
+
+    @cached_property
+    def noise(self) -> dict[int, PointNoise]:
+        """Per batch size, the median's between-pass interval and spread, derived from the samples.
+
+        Bootstrapped with the saturation analysis's resample count (as the sweep's terminal summary does), so
+        the report shows the numbers the run printed.
+        """
+        resamples = self.saturation.bootstrap_resamples if self.saturation is not None else 0
+        kwargs = {"resamples": resamples} if resamples >= 10 else {}
+        return {r.batch_size: point_noise(r, **kwargs) for r in self.records}
+
+    @property
+    def unstable(self) -> list[TimingRecord]:
+        """The points whose between-pass spread exceeds ``dlplayground.bench.noise.UNSTABLE_CV``."""
+        return [r for r in self.records if self.noise[r.batch_size].unstable]
+
+    @property
+    def passes(self) -> int:
+        """Passes per point (the fewest, should a point have lost one)."""
+        return min(r.passes for r in self.records)
+
+    @property
+    def has_back_to_back(self) -> bool:
+        """Whether the points carry back-to-back block timings (CUDA/MPS runs)."""
+        return any(r.block_times_s for r in self.records)
+
+
+def back_to_back_s(record: TimingRecord) -> float | None:
+    """Median over passes of the back-to-back seconds per call (one sync per block); None where not measured."""
+    return float(np.median(record.block_times_s)) if record.block_times_s else None
 
 
 @dataclass

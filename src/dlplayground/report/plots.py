@@ -4,6 +4,10 @@ Drawn with matplotlib's object API on the Agg canvas (no pyplot, so no global st
 written as PNG for the HTML and Markdown and as SVG for zooming. Batch sizes double, so the x axis is
 log-2 with the measured sizes as ticks; latency spans orders of magnitude and gets a log y axis, throughput
 keeps a linear one so the plateau that defines saturation is visible as a plateau.
+
+The throughput band is each point's between-pass interval (``Series.noise``), the uncertainty the saturation
+analysis works with; the latency bands are the spread of single calls (what a request sees). Points flagged
+unstable (between-pass spread above ``UNSTABLE_CV``) are drawn hollow on both panels.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from matplotlib.axis import Axis
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, LogFormatter, NullLocator
 
-from dlplayground.report.loading import Series
+from dlplayground.bench.noise import POINT_LEVEL, UNSTABLE_CV
+from dlplayground.report.loading import Series, back_to_back_s
 
 PNG_DPI = 110
 # Shared by every report figure (the roofline in ``roofline.py`` too), so they all look and save alike.
@@ -116,13 +121,31 @@ def _mark_oom(ax: Axes, series: Series, label: bool) -> None:
                    label=f"out of memory at {oom}" if label else None)
 
 
+def _points(ax: Axes, batches: Sequence[int], values: Sequence[float], unstable: Sequence[bool], color: str,
+            label: str, label_unstable: bool) -> None:
+    """A line through the points, filled markers for stable points, hollow ones for unstable points."""
+    ax.plot(batches, values, "-", color=color)
+    stable = [(b, v) for b, v, u in zip(batches, values, unstable, strict=True) if not u]
+    shaky = [(b, v) for b, v, u in zip(batches, values, unstable, strict=True) if u]
+    ax.plot([b for b, _ in stable], [v for _, v in stable], "o", color=color, label=label)
+    if shaky:
+        ax.plot([b for b, _ in shaky], [v for _, v in shaky], "o", color=color, markerfacecolor="white",
+                markeredgewidth=1.5, markersize=7,
+                label=f"unstable (between-pass spread > {UNSTABLE_CV:.0%})" if label_unstable else None)
+
+
 def plot_series(series: Series, out_base: Path, title: str) -> tuple[Path, Path]:
-    """Latency (p50 with p90/p99 band) and throughput vs batch size for one series; returns (png, svg)."""
+    """Latency (p50 with p90/p99 band) and throughput (with its between-pass band) vs batch size for one
+    series; unstable points hollow; returns (png, svg)."""
     batches = series.batch_sizes
     p50 = [r.p50_ms for r in series.records]
     p90 = [r.p90_ms for r in series.records]
     p99 = [r.p99_ms for r in series.records]
     thr = [r.throughput_items_s for r in series.records]
+    noise = [series.noise[b] for b in batches]
+    unstable = [n.unstable for n in noise]
+    thr_low = [b / (n.ci_high_ms / 1e3) for b, n in zip(batches, noise, strict=True)]
+    thr_high = [b / (n.ci_low_ms / 1e3) if n.ci_low_ms > 0 else math.nan for b, n in zip(batches, noise, strict=True)]
     sat = series.saturation
     axis_batches = list(batches)
     if series.sweep.oom_batch_size is not None:
@@ -137,7 +160,7 @@ def plot_series(series: Series, out_base: Path, title: str) -> tuple[Path, Path]
 
         lat.fill_between(batches, p90, p99, color="tab:blue", alpha=0.12, label="p90–p99")
         lat.fill_between(batches, p50, p90, color="tab:blue", alpha=0.28, label="p50–p90")
-        lat.plot(batches, p50, "o-", color="tab:blue", label="p50 latency")
+        _points(lat, batches, p50, unstable, "tab:blue", "p50 latency", label_unstable=True)
         if sat is not None and sat.latency_model is not None:
             fit = sat.latency_model
             r2 = f", R² {fit.r2:.3f}" if fit.r2 is not None else ""
@@ -159,10 +182,21 @@ def plot_series(series: Series, out_base: Path, title: str) -> tuple[Path, Path]
         _batch_axis(lat, axis_batches)
         rows = _legend_below(lat, ncol=3)
 
-        tput.plot(batches, thr, "o-", color="tab:purple", label="throughput (at p50)")
-        if sat is not None and sat.best_throughput_items_s is not None and sat.eps is not None:
-            tput.axhline((1 - sat.eps) * sat.best_throughput_items_s, color="0.4", linestyle=":",
-                         label=f"{1 - sat.eps:.0%} of best")
+        tput.fill_between(batches, thr_low, thr_high, color="tab:purple", alpha=0.18,
+                          label=f"{POINT_LEVEL:.0%} interval between passes")
+        _points(tput, batches, thr, unstable, "tab:purple", "throughput (at p50, per call)", label_unstable=False)
+        b2b = [(r.batch_size, r.batch_size / t) for r in series.records if (t := back_to_back_s(r)) is not None]
+        if b2b:
+            tput.plot([b for b, _ in b2b], [x for _, x in b2b], "s--", color="0.45", markersize=4,
+                      label="back-to-back throughput (one sync per block)")
+        if sat is not None and sat.eps is not None:
+            reference = sat.reference_throughput_items_s
+            if reference is not None:
+                tput.axhline((1 - sat.eps) * reference, color="0.4", linestyle=":",
+                             label=f"{1 - sat.eps:.0%} of the robust reference")
+            elif sat.best_throughput_items_s is not None:
+                tput.axhline((1 - sat.eps) * sat.best_throughput_items_s, color="0.4", linestyle=":",
+                             label=f"{1 - sat.eps:.0%} of best")
         _mark_saturation(tput, series, label=True)
         _mark_oom(tput, series, label=True)
         tput.set_ylim(bottom=0)

@@ -7,6 +7,10 @@ usually moves a point up and to the right (weights are reused over more items); 
 roofs spends its time elsewhere (overhead). Figures and rows are derived from the records' FLOPs, bytes and
 raw samples and the measured ``Peaks``; the diagnosis is the sweep's own (``Saturation.diagnosis``, by the rule
 in ``dlplayground.bench.roofline``), read, never re-derived.
+
+A point above a measured roof (more GB/s than the copy, more GFLOP/s than the square matmul) is not a
+fraction of that roof: the figure rings it, and the tables show it with ``roofline.roof_share_cell``, whose
+columns are mapped to their ceiling by ``PCT_CEILINGS``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
-from dlplayground.bench.roofline import Roofs, place, rule_text
+from dlplayground.bench.roofline import BANDWIDTH, MATMUL, ROOF, Ceiling, Roofs, place, rule_text
 from dlplayground.bench.saturation import Saturation
 from dlplayground.report.plots import META, PNG_DPI, RC, plain, plain_log_labels
 from dlplayground.results import TimingRecord
@@ -28,8 +32,11 @@ DIAGNOSIS_COLUMNS = ["model", "saturation batch", "FLOPs / item", "intensity (FL
                      "% of matmul peak", "GB/s", "% of bandwidth", "bound", "diagnosis"]
 POINT_COLUMNS = ["model", "batch", "FLOPs", "bytes moved (est.)", "intensity (FLOP/B)", "GFLOP/s",
                  "% of matmul peak", "% of roof"]
+PCT_CEILINGS: dict[str, Ceiling] = {"% of matmul peak": MATMUL, "% of bandwidth": BANDWIDTH, "% of roof": ROOF}
+"""The ceiling each percentage column is taken of: format its cells with ``roofline.roof_share_cell``."""
 CAPTION = ("Each line is one model, its points the batch sizes (★ the saturation batch). The ceilings are "
-           "measured on this device: the copy bandwidth (slope) and the square-matmul peak (flat). " + rule_text())
+           "measured on this device: the copy bandwidth (slope) and the square-matmul peak (flat). A ringed point "
+           "lies above a measured roof. " + rule_text())
 
 
 def _by_model(records: Sequence[TimingRecord]) -> dict[str, list[TimingRecord]]:
@@ -79,6 +86,7 @@ def plot_roofline(
         ax.annotate(f"ridge {roofs.ridge_flop_per_byte:.3g} FLOP/B", (roofs.ridge_flop_per_byte, min(ys) / 2),
                     xytext=(3, 0), textcoords="offset points", fontsize=7.5, color="0.35")
         colors = mpl.colormaps["tab10"]
+        rung = False  # the ring's legend entry is added once
         for i, (model, points) in enumerate(placed.items()):
             color = colors(i % 10)
             px = [p.intensity_flop_per_byte for p in points]
@@ -87,6 +95,12 @@ def plot_roofline(
             for p in (points[0], points[-1]) if len(points) > 1 else (points[0],):
                 ax.annotate(f"b{p.batch_size}", (p.intensity_flop_per_byte, p.achieved_gflop_s),
                             xytext=(3, -9), textcoords="offset points", fontsize=7, color=color)
+            above = [p for p in points if p.above_bandwidth_roof or p.above_matmul_roof]
+            if above:
+                ax.plot([p.intensity_flop_per_byte for p in above], [p.achieved_gflop_s for p in above], "o",
+                        markersize=10, markerfacecolor="none", markeredgecolor="0.25", markeredgewidth=1,
+                        label="above a measured roof" if not rung else None)
+                rung = True
             sat = (saturation or {}).get(model)
             star = next((p for p in points if sat is not None and p.batch_size == sat.saturation_batch), None)
             if star is not None:

@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from dlplayground import __version__
+from dlplayground.bench.explore import BATCH_CAP, KNEE, LATENCY_BUDGET, OUT_OF_MEMORY, TIME_CAP
+from dlplayground.bench.noise import DEFAULT_RUN_SIGMA, POINT_LEVEL, UNSTABLE_CV, noise_floor
 from dlplayground.bench.peaks import Peaks
-from dlplayground.bench.roofline import Roofs
+from dlplayground.bench.record import SweepRecord
+from dlplayground.bench.roofline import MATMUL, Roofs, roof_share_cell
 from dlplayground.report import plots, roofline_plot
 from dlplayground.report.compare import IMPROVEMENT, REGRESSION, compare_envelopes
 from dlplayground.report.document import (
@@ -30,7 +33,7 @@ from dlplayground.report.document import (
     fmt_cell,
     fmt_num,
 )
-from dlplayground.report.loading import ReportInputs, Run, Series, slug
+from dlplayground.report.loading import ReportInputs, Run, Series, back_to_back_s, slug
 from dlplayground.results import BATCH_SIZE_STUDY, TimingRecord
 from dlplayground.results import Figure as ResultFigure
 
@@ -55,10 +58,49 @@ def study_title(study: str) -> str:
     return STUDY_TITLES.get(study) or study.replace("_", " ").strip().capitalize() or "Unnamed study"
 
 
-def _ci_text(lo: int | None, hi: int | None, level: float | None) -> str:
+def _ci_text(lo: int | None, hi: int | None, level: float | None, extra: str = "") -> str:
     if lo is None or hi is None:
         return ""
-    return f" ({level:.0%} CI {lo}–{hi})" if level else f" (CI {lo}–{hi})"
+    return f" ({level:.0%} CI {lo}–{hi}{extra})" if level else f" (CI {lo}–{hi}{extra})"
+
+
+def _range_text(low: float, high: float) -> str:
+    return f"{fmt_num(low)}–{fmt_num(high)}"
+
+
+def _unstable_line(s: Series) -> str:
+    """The short line under a model's heading: which points moved between passes, by the ``UNSTABLE_CV`` rule."""
+    flagged = sorted(s.unstable, key=lambda r: -(s.noise[r.batch_size].between_pass_cv or 0.0))
+    if s.passes < 2:
+        return "One pass per point: no between-pass spread to judge stability by."
+    if not flagged:
+        return (f"No unstable point: every between-pass spread is at most {UNSTABLE_CV:.0%} "
+                f"({len(s.records)} points, {s.passes} passes).")
+    listed = ", ".join(f"batch {r.batch_size} ({s.noise[r.batch_size].between_pass_cv:.0%})" for r in flagged)
+    return (f"Unstable (between-pass spread above {UNSTABLE_CV:.0%}): {listed}. Their medians moved while they "
+            "were measured; read their intervals rather than their medians.")
+
+
+def _edge_advice(sweep: SweepRecord) -> str:
+    """What would extend the range, from why it stopped (``dlplayground.bench.explore.STOP_REASONS``)."""
+    return {
+        BATCH_CAP: "raise --max-batch to let the doubling go further.",
+        TIME_CAP: "the next doubling's call was over the --max-call-s cap; raise it to measure further.",
+        LATENCY_BUDGET: "the latency budget ended the range; larger batches would only be slower per call.",
+        OUT_OF_MEMORY: "the next batch ran out of memory, so this is as far as this device goes.",
+        KNEE: "the exploratory doubling saw the knee, but the passes measured more gain at the last batch; "
+              "re-run, or pass --batch-sizes past it.",
+    }.get(sweep.stop_reason, "extend --batch-sizes to find the real plateau.")
+
+
+def _back_to_back_cells(record: TimingRecord) -> list[str]:
+    """Back-to-back items/s and its gain over the per-call figure (the launch overhead), or dashes."""
+    block_s = back_to_back_s(record)
+    if block_s is None:
+        return ["—", "—"]
+    per_call_s = record.quantile_s(0.5)
+    return [fmt_num(record.batch_size / block_s),
+            f"{per_call_s / block_s - 1:+.0%} ({fmt_num((per_call_s - block_s) * 1e3)} ms/call)"]
 
 
 def _positive(value: Any) -> bool:
@@ -90,13 +132,16 @@ def _peak_value(value: Any) -> str:
                              + (f" (median {fmt_num(v['median_gflop_s'])})" if "median_gflop_s" in v else "")
                              for v in value)
         return "; ".join(", ".join(f"{k} {fmt_num(x)}" for k, x in v.items()) for v in value)
+    if isinstance(value, list | tuple):
+        return ", ".join(fmt_num(v) for v in value)
     return fmt_num(value)
 
 
 def _roofline_cells(columns: Sequence[str], row: Sequence[Any]) -> list[str]:
-    """A row of ``roofline_plot.diagnosis_rows``/``point_rows`` as text: percentages to one decimal, numbers rounded."""
-    return [f"{value:.1f}%" if "%" in column and isinstance(value, int | float) else fmt_num(value)
-            for column, value in zip(columns, row, strict=True)]
+    """A row of ``roofline_plot.diagnosis_rows``/``point_rows`` as text: a share of a roof as a percentage, or
+    labelled when the point is above that measured roof (``roofline.roof_share_cell``); numbers rounded."""
+    return [roof_share_cell(value, roofline_plot.PCT_CEILINGS[column]) if column in roofline_plot.PCT_CEILINGS
+            else fmt_num(value) for column, value in zip(columns, row, strict=True)]
 
 
 def _short_commit(run: Run) -> str:
@@ -202,6 +247,9 @@ class DocumentBuilder:
                     [(k.replace("_", " "), _peak_value(v)) for k, v in peaks.to_dict().items()],
                     title=f"Measured peaks of {run.label} ({run.device_name or 'device'})",
                 ))
+                warning = peaks.stability_warning()
+                if warning:
+                    self.warnings.append(f"{run.label}: {warning}")
         return Section("Runs", self.anchor("runs"), blocks)
 
     # ---------------------------------------------------------------------------------- batch size
@@ -217,16 +265,26 @@ class DocumentBuilder:
                 str(best.batch_size), fmt_num(best.throughput_items_s),
                 str(sat.slo_batch) if sat and sat.slo_batch is not None else "—",
                 str(s.sweep.oom_batch_size) if s.sweep.oom_batch_size is not None else "—",
+                s.sweep.stop_reason or "—", str(s.passes), f"{len(s.unstable)} of {len(s.records)}",
                 (sat.diagnosis.text if sat and sat.diagnosis else "—"),
             ])
         columns = [*(["run"] if self.several_batch_runs else []), "model", "device", "dtype",
                    "saturation batch (CI)", "best batch", "best items/s", "best within p99 budget", "OOM at",
-                   "diagnosis"]
+                   "range stopped", "passes", "unstable points", "diagnosis"]
         eps = next((s.saturation.eps for s in self.inputs.series if s.saturation and s.saturation.eps), 0.05)
         intro = Paragraph(
-            "Throughput X(b) = b / t(b) from the median latency t(b) of each batch size b. The saturation batch "
-            f"is the smallest b whose throughput reaches {1 - eps:.0%} of the best measured; its interval comes "
-            "from bootstrapping the raw per-call samples. Beyond it a larger batch buys latency, not throughput."
+            "Each point was timed in several interleaved passes: every pass visits every (model, batch) point "
+            "once, in a fresh seeded random order, so a slow spell of the machine is spread over all points "
+            "instead of landing on one model or one batch range. Throughput X(b) = b / t(b) from the median "
+            "per-call latency t(b). Every interval comes from a two-level bootstrap over the passes, then the "
+            "samples within each pass; a point whose per-pass medians spread by more than "
+            f"{UNSTABLE_CV:.0%} (coefficient of variation, the threshold at which pyperf warns) is flagged "
+            f"unstable. The saturation batch is the smallest b whose throughput reaches {1 - eps:.0%} of a robust "
+            "reference (the best point's throughput; a best more than eps above the runner-up counts only as far "
+            "as its own lower confidence bound supports it), so one lucky point cannot move it; beyond it a larger "
+            "batch buys latency, not throughput. Without --batch-sizes each model's "
+            "range was found by doubling from batch 1 until the knee was confirmed, an out-of-memory error, the "
+            "latency budget or a cap; 'range stopped' says which."
         )
         summary = TableBlock("Summary", columns, rows, numeric={columns.index("best items/s")})
         section = Section(study_title(BATCH_SIZE_STUDY), self.anchor("batch-size"), [intro, summary])
@@ -240,32 +298,44 @@ class DocumentBuilder:
 
     def series_section(self, s: Series) -> Section:
         name = self.series_name(s)
-        blocks: list = []
+        blocks: list = [Paragraph(_unstable_line(s))]
         sat = s.saturation
         best = s.best_record
+        stop = f" Range stopped: {s.sweep.stop_reason} — {s.sweep.stop_detail}." if s.sweep.stop_reason else ""
         if sat is not None and sat.saturation_batch is not None:
             rec = s.record_at(sat.saturation_batch)
             share = f", {rec.throughput_items_s / best.throughput_items_s:.0%} of the best" if rec else ""
             at = f": {fmt_num(rec.throughput_items_s)} items/s{share}" if rec else ""
+            passes = f", {s.passes} passes" if s.passes > 1 else ""
+            best_ci = (f" ({sat.ci_level:.0%} CI {_range_text(*sat.best_throughput_ci)})"
+                       if sat.best_throughput_ci else "")
+            reference = (f" The knee is judged against the robust reference "
+                         f"{fmt_num(sat.reference_throughput_items_s)} items/s (the best throughput; a best more than "
+                         f"{sat.eps:.0%} above the runner-up counts only as far as its lower bound supports it)."
+                         if sat.reference_throughput_items_s is not None else "")
             blocks.append(Callout(
                 "Saturation",
                 f"Throughput saturates at batch {sat.saturation_batch}"
-                f"{_ci_text(sat.ci_low, sat.ci_high, sat.ci_level)}{at}. Best measured: "
-                f"{fmt_num(best.throughput_items_s)} items/s at batch {best.batch_size}.",
+                f"{_ci_text(sat.ci_low, sat.ci_high, sat.ci_level, passes)}{at}. Best measured: "
+                f"{fmt_num(best.throughput_items_s)} items/s at batch {best.batch_size}{best_ci}.{reference}{stop}",
                 tone="good",
             ))
             if sat.at_sweep_edge:
-                blocks.append(Callout(
-                    "At the sweep's edge", "The saturation batch is the largest batch measured, so throughput may "
-                    "still grow beyond it; extend --batch-sizes to find the real plateau.", tone="warn"))
+                blocks.append(Callout("At the sweep's edge", "The saturation batch is the largest batch measured, "
+                                      "so throughput may still grow beyond it: " + _edge_advice(s.sweep), tone="warn"))
         else:
             blocks.append(Callout(
                 "Saturation", f"No saturation analysis in this file. Best measured: "
-                f"{fmt_num(best.throughput_items_s)} items/s at batch {best.batch_size}.", tone="info"))
+                f"{fmt_num(best.throughput_items_s)} items/s at batch {best.batch_size}.{stop}", tone="info"))
+        seed = (s.run.envelope.config.get("passes") or {}).get("seed")
         facts = [("family", s.family + (f": {s.sweep.description}" if s.sweep.description else "")),
                  ("device name", s.run.device_name or "—"),
                  ("threads", fmt_num(s.records[0].threads)), ("timer", s.records[0].timer),
-                 ("warm-up calls", fmt_num(s.records[0].warmup_calls))]
+                 ("passes", f"{s.passes} interleaved passes per point"
+                            + (f" (visiting order seed {seed})" if seed is not None else "")),
+                 ("re-warm-up calls per visit", fmt_num(s.records[0].warmup_calls))]
+        if s.sweep.stop_reason:
+            facts.append(("range stopped", f"{s.sweep.stop_reason}: {s.sweep.stop_detail}"))
         if sat is not None:
             if sat.latency_budget_ms is not None:
                 within = (f"batch {sat.slo_batch}" if sat.slo_batch is not None
@@ -275,8 +345,11 @@ class DocumentBuilder:
             if sat.latency_model is not None:
                 fit = sat.latency_model
                 r2 = f" (R² {fit.r2:.3f})" if fit.r2 is not None else ""
-                facts.append(("latency model", f"t(b) = {fmt_num(fit.a_ms)} ms + {fmt_num(fit.c_ms_per_item)} "
-                                               f"ms × b{r2}"))
+                a_ci = f" [{_range_text(*fit.a_ci_ms)}]" if fit.a_ci_ms else ""
+                c_ci = f" [{_range_text(*fit.c_ci_ms_per_item)}]" if fit.c_ci_ms_per_item else ""
+                level = f"; {sat.ci_level:.0%} intervals in brackets" if a_ci or c_ci else ""
+                facts.append(("latency model", f"t(b) = {fmt_num(fit.a_ms)}{a_ci} ms + "
+                                               f"{fmt_num(fit.c_ms_per_item)}{c_ci} ms × b{r2}{level}"))
             if sat.diagnosis:
                 facts.append(("diagnosis", sat.diagnosis.text))
             if sat.bootstrap_resamples:
@@ -290,12 +363,25 @@ class DocumentBuilder:
         blocks.append(KeyValues(facts))
 
         png, svg = plots.plot_series(s, self.figure_base(s.run.label, f"{s.model}-{s.device}-{s.dtype}"), name)
+        level = f"{POINT_LEVEL:.0%}"
         blocks.append(FigureBlock(
             f"{s.model}: latency and throughput vs. batch size", self.rel(png),
-            "Left: latency per batch, p50 with p50–p90 and p90–p99 bands. Right: throughput at p50. "
-            "Green: saturation batch and its interval; red dashed: out of memory; orange: latency budget.",
+            "Left: latency per batch, p50 with p50–p90 and p90–p99 bands (the spread of single calls). Right: "
+            f"throughput at p50, the band its {level} interval between passes"
+            + ("; grey dashed: back-to-back throughput" if s.has_back_to_back else "")
+            + f". Hollow markers: unstable points (between-pass spread above {UNSTABLE_CV:.0%}). Green: saturation "
+            "batch and its interval; red dashed: out of memory; orange: latency budget.",
             svg_path=self.rel(svg),
         ))
+        if s.has_back_to_back:
+            basis = sat.throughput_basis if sat is not None else "per-call synchronized median latency"
+            blocks.append(Paragraph(
+                f"Two timings per point on {s.device}: each visit times its calls one at a time, synchronizing "
+                "the device before and after each (the latency one request sees), and also one back-to-back "
+                "block of calls with a single synchronization at its end (as torch.utils.benchmark times; what a "
+                "queue of requests sees). The gap between them is launch overhead that queued calls hide. The "
+                f"saturation analysis uses the {basis}."
+            ))
         blocks.append(self.points_table(s))
         return Section(name, self.anchor(name), blocks)
 
@@ -370,12 +456,18 @@ class DocumentBuilder:
         peaks = s.run.batch.peaks if s.run.batch is not None else None
         peak_gflop = peaks.matmul_gflop_s if peaks is not None and _peaks_fit(peaks, s.device, s.dtype) else None
         has_flops = any(r.flops is not None for r in s.records)
-        columns = ["batch", "p50 ms", "p90 ms", "p99 ms", "items/s", "gain vs. previous", "peak memory", "samples"]
+        level = f"{POINT_LEVEL:.0%}"
+        columns = ["batch", "p50 ms", f"p50 {level} CI ms", "passes × calls", "spread between passes",
+                   "noise floor vs. a same-noise run", "p90 / p99 ms", "items/s", "gain vs. previous",
+                   "peak memory"]
+        if s.has_back_to_back:
+            columns += ["back-to-back items/s", "back-to-back gain (launch overhead)"]
         if has_flops:
             columns += ["GFLOP/s"] + (["% of matmul peak"] if peak_gflop else [])
         rows, highlight = [], set()
         previous = None
         for i, r in enumerate(s.records):
+            noise = s.noise[r.batch_size]
             gain = gains.get(r.batch_size)
             if gain is None and previous is not None:
                 gain = r.throughput_items_s / previous.throughput_items_s
@@ -386,18 +478,37 @@ class DocumentBuilder:
             if r is s.best_record:
                 marks.append("best")
             batch = f"{r.batch_size} ({', '.join(marks)})" if marks else str(r.batch_size)
-            row = [batch, fmt_num(r.p50_ms), fmt_num(r.p90_ms), fmt_num(r.p99_ms), fmt_num(r.throughput_items_s),
-                   f"×{gain:.2f}" if gain is not None else "—", fmt_bytes(r.peak_memory_bytes), str(len(r.times_s))]
+            spread = "—" if noise.between_pass_cv is None else (
+                f"{noise.between_pass_cv:.1%}" + (" unstable" if noise.unstable else ""))
+            row = [batch, fmt_num(r.p50_ms), _range_text(noise.ci_low_ms, noise.ci_high_ms),
+                   f"{noise.passes} × {len(r.times_s) // noise.passes}",
+                   spread, f"+{noise_floor(noise):.0%}" if noise.passes > 1 else "—",
+                   f"{fmt_num(r.p90_ms)} / {fmt_num(r.p99_ms)}", fmt_num(r.throughput_items_s),
+                   f"×{gain:.2f}" if gain is not None else "—",
+                   fmt_bytes(r.peak_memory_bytes)]
+            if s.has_back_to_back:
+                row += _back_to_back_cells(r)
             if has_flops:
                 achieved = r.achieved_gflop_s
                 row.append(fmt_num(achieved))
                 if peak_gflop:
-                    row.append(f"{achieved / peak_gflop:.1%}" if achieved is not None else "—")
+                    row.append(roof_share_cell(100 * achieved / peak_gflop if achieved is not None else None, MATMUL))
             rows.append(row)
             previous = r
+        notes = ["Passes × calls: the point's interleaved passes and the timed calls in each. "
+                 f"p50 {level} CI: two-level bootstrap over the passes, then the samples within each pass. Spread "
+                 "between passes: coefficient of variation of the per-pass medians; above "
+                 f"{UNSTABLE_CV:.0%} the point is unstable (its median moved while it was measured). Noise floor vs. "
+                 "a same-noise run: the smallest slowdown `dlplayground compare` would call between this run and "
+                 f"another with the same noise, assuming {DEFAULT_RUN_SIGMA:.0%} run-to-run drift (the default "
+                 "without a calibration of the machine)."]
+        if s.has_back_to_back:
+            notes.append("Back-to-back: batch / median over passes of one block's time per call (one synchronization "
+                         "per block); its gain over items/s is the launch overhead per-call synchronization exposes.")
         kind = s.records[-1].memory_kind
-        note = f"Peak memory: {MEMORY_KINDS.get(kind, kind)}." if kind != "unavailable" else ""
-        return TableBlock(f"{s.model} points", columns, rows, note=note, highlight=highlight,
+        if kind != "unavailable":
+            notes.append(f"Peak memory: {MEMORY_KINDS.get(kind, kind)}.")
+        return TableBlock(f"{s.model} points", columns, rows, note=" ".join(notes), highlight=highlight,
                           numeric=set(range(1, len(columns))))
 
     # ------------------------------------------------------------------------------- across views
@@ -446,9 +557,9 @@ class DocumentBuilder:
     def cross_run_section(self) -> Section:
         runs = self.inputs.batch_runs
         section = Section("Across runs", self.anchor("across-runs"), [Paragraph(
-            f"Runs in input order; the first, {runs[0].label}, is the baseline. Changes per point are called "
-            "regressions or improvements only when the bootstrap intervals of the median latency do not "
-            "overlap and the change exceeds 5% (the same test as the compare command)."
+            f"Runs in input order; the first, {runs[0].label}, is the baseline. Each point's change is called a "
+            "regression or an improvement by the same rule as `dlplayground compare` (docs/reports.md); the "
+            "'why' column gives the noise each call was judged against."
         )])
         keys: dict[tuple[str, str, str], list[Series]] = {}
         for s in self.inputs.series:
