@@ -8,13 +8,16 @@ pair it runs the study twice back to back (``dlplayground bench``, fresh process
 * per model, both runs' saturation batches with their intervals: each run's batch should lie inside the
   other run's interval, and no interval should span more than three doublings.
 
-``--slow MODEL`` makes the second run of each pair run MODEL's forward pass twice (exactly 2x the work, by
-the factory in ``benchmarks/aa_models.py``; both runs name the model ``aa_models:MODEL`` so the points
-match): every point of that model should then be flagged, and the first run's stated noise floor says which
-smaller slowdowns it could have caught. ``--bare`` also times a bare ``torch.utils.benchmark`` sweep of the
+``--runs-per-side K`` runs each side K times (alternating A B A B ...) and compares the two sides as K runs
+each, so compare measures the drift between runs instead of assuming it. ``--slow MODEL`` makes the second
+side of each pair run MODEL's forward pass twice (exactly 2x the work, by the factory in
+``benchmarks/aa_models.py``; both sides name the model ``aa_models:MODEL`` so the points match): every point
+of that model should then be flagged, and the first run's stated noise floor says which smaller slowdowns it
+could have caught. ``--bare`` also times a bare ``torch.utils.benchmark`` sweep of the
 first run's points (``blocked_autorange``, torch's default 0.2 s per point), for the study's time budget.
 
-    python benchmarks/aa_check.py [--pairs 3] [--slow mlp] [--bare] [--out DIR] [-- bench options]
+    python benchmarks/aa_check.py [--pairs 3] [--runs-per-side 2] [--slow mlp] [--bare] [--out DIR]
+                                  [-- bench options]
 
 Exit code 0 when every pair passes (and, with --slow, every slowed point is flagged), 1 otherwise.
 """
@@ -35,7 +38,7 @@ from dlplayground.bench.calibration import stored_profile_for
 from dlplayground.bench.models import BUILTIN_MODELS
 from dlplayground.bench.noise import noise_floor, point_noise
 from dlplayground.bench.record import BatchSizeRun
-from dlplayground.report.compare import IMPROVEMENT, REGRESSION, compare_envelopes
+from dlplayground.report.compare import IMPROVEMENT, REGRESSION, compare_envelopes, compare_runs
 from dlplayground.results import read_envelope
 
 HERE = Path(__file__).resolve().parent
@@ -108,9 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow", default=None, help="slow this built-in model 2x in the second run of each pair")
     parser.add_argument("--models", default=",".join(BUILTIN_MODELS), help="models (default: all built-ins)")
     parser.add_argument("--bare", action="store_true", help="also time a bare torch.utils.benchmark sweep")
+    parser.add_argument("--runs-per-side", type=int, default=1,
+                        help="runs per side of each pair (default 1); with 2 or more, compare measures the "
+                             "run-to-run drift from their spread instead of assuming it")
     parser.add_argument("--out", type=Path, default=Path("reports/aa"), help="folder for the run files")
     parser.add_argument("bench_args", nargs="*", help="extra `dlplayground bench` options, after '--'")
     args = parser.parse_args(argv)
+    if args.pairs < 1 or args.runs_per_side < 1:
+        parser.error("--pairs and --runs-per-side must be >= 1")
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if args.slow is not None:
         if args.slow not in models:
@@ -119,15 +127,25 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     passed, summary = True, []
     for pair in range(args.pairs):
-        paths = [args.out / f"pair{pair}-{side}.json" for side in "AB"]
-        walls = [run_bench(paths[0], models, args.bench_args, 1.0),
-                 run_bench(paths[1], models, args.bench_args, 2.0 if args.slow else 1.0)]
-        env_a, env_b = (read_envelope(p) for p in paths)
+        # Runs alternate A B A B ..., so a spell of machine noise falls on both sides alike.
+        sides: dict[str, list[Path]] = {"A": [], "B": []}
+        walls = []
+        for k in range(args.runs_per_side):
+            for side, slowdown in (("A", 1.0), ("B", 2.0 if args.slow else 1.0)):
+                suffix = "" if args.runs_per_side == 1 else f"{k + 1}"
+                path = args.out / f"pair{pair}-{side}{suffix}.json"
+                walls.append(run_bench(path, models, args.bench_args, slowdown))
+                sides[side].append(path)
+        base, new = ([read_envelope(p) for p in sides[s]] for s in "AB")
+        env_a, env_b = base[0], new[0]
         runs = [BatchSizeRun.from_envelope(e) for e in (env_a, env_b)]
-        profile, source = stored_profile_for([env_a, env_b])  # what `dlplayground compare A B` would use
-        result = compare_envelopes(env_a, env_b, profile=profile, profile_source=source)
+        if args.runs_per_side == 1:
+            profile, source = stored_profile_for([env_a, env_b])  # what `dlplayground compare A B` would use
+            result = compare_envelopes(env_a, env_b, profile=profile, profile_source=source)
+        else:  # several runs per side: compare measures the drift from their spread
+            result = compare_runs(base, new)
         counts = result.counts()
-        print(f"pair {pair}: runs took {walls[0]:.0f} s and {walls[1]:.0f} s")
+        print(f"pair {pair}: runs took {', '.join(f'{w:.0f}' for w in walls)} s")
         print(result.to_text(show_all=False))
         if args.slow is None:
             called = counts[REGRESSION] + counts[IMPROVEMENT]
