@@ -97,23 +97,27 @@ class Machine:
 
 
 class FakeModel(nn.Module):
-    """A user model whose forward pass costs ``cost_s(batch)`` on the machine (and can run out of memory)."""
+    """A user model whose forward pass costs ``cost_s(batch)`` on the machine (and can run out of memory:
+    ``out_of_memory(batch)`` True raises CUDA's error, or the exception it returns)."""
 
     def __init__(self, machine: Machine, name: str, cost_s: Callable[[int], float],
-                 out_of_memory: Callable[[int], bool] = lambda b: False):
+                 out_of_memory: Callable[[int], bool | BaseException] = lambda b: False):
         super().__init__()
         self.machine, self.name, self.cost_s, self.out_of_memory = machine, name, cost_s, out_of_memory
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[0]
-        if self.out_of_memory(batch):
+        error = self.out_of_memory(batch)
+        if isinstance(error, BaseException):
+            raise error
+        if error:
             raise torch.cuda.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {batch} GiB")
         self.machine.call(self.name, batch, self.cost_s(batch))
         return x.sum(dim=1, keepdim=True)
 
 
 def fake_specs(machine: Machine, costs: dict[str, Callable[[int], float]],
-               out_of_memory: dict[str, Callable[[int], bool]] | None = None) -> tuple[ModelSpec, ...]:
+               out_of_memory: dict[str, Callable[[int], bool | BaseException]] | None = None) -> tuple[ModelSpec, ...]:
     def factory(name: str) -> Callable[[], tuple[nn.Module, Callable[[int], torch.Tensor]]]:
         oom = (out_of_memory or {}).get(name, lambda b: False)
         return lambda: (FakeModel(machine, name, costs[name], oom), lambda b: torch.zeros(b, 4))
@@ -352,6 +356,18 @@ def test_the_true_knee_lies_in_the_interleaved_interval_while_the_machine_speeds
 
 
 # ----------------------------------------------------------------------------- out of memory, blocks
+def test_a_bare_memory_error_in_the_exploration_is_the_oom_boundary():
+    # The CPU allocator can raise MemoryError() with an empty message: recorded, not an IndexError.
+    machine = Machine(lambda t: 1.0)
+    specs = fake_specs(machine, {"hungry": COSTS["linear"]},
+                       {"hungry": lambda b: MemoryError() if b >= 8 else False})
+    sweep = run_sweep(machine, make_config(specs, passes=fixed_visits(2, calls=2)))
+    hungry = sweep.models["hungry"]
+    assert (hungry.oom_batch_size, hungry.oom_message) == (8, "")
+    assert [r.batch_size for r in hungry.records] == [1, 2, 4]
+    assert hungry.record().stop_reason == OUT_OF_MEMORY
+
+
 def test_out_of_memory_in_a_later_pass_drops_that_batch_and_larger_ones():
     passes, batches, calls_per_visit = 4, (1, 2, 4, 8, 16, 32, 64), 1 + 3
     machine = Machine(lambda t: 1.0)

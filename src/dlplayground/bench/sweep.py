@@ -100,6 +100,12 @@ class PointSkipped(Exception):
     """A point that was not measured, with the reason (past the model's range or its OOM boundary)."""
 
 
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error's message, at most 300 characters, for a record ("" for a bare
+    ``MemoryError()``, whose message is empty)."""
+    return (str(exc).splitlines() or [""])[0][:300]
+
+
 def prepare_inputs(batch: torch.Tensor | tuple[torch.Tensor, ...], device: torch.device, dtype: torch.dtype):
     """Move a batch to the device; floating tensors take the benchmark dtype, integer ids stay integers."""
     items = batch if isinstance(batch, tuple) else (batch,)
@@ -180,7 +186,7 @@ class Sweep:
                 if not is_out_of_memory(exc):
                     raise
                 empty_cache(self.config.device)
-                raise OutOfMemoryAtBatch(str(exc).splitlines()[0][:300]) from None
+                raise OutOfMemoryAtBatch(_first_line(exc)) from None
             # The fastest call: on a shared machine noise only ever slows a call down, and one stalled call
             # must not end the doubling early (the range is a selection; the passes measure what it chose).
             return min(samples)
@@ -214,7 +220,7 @@ class Sweep:
                 if not is_out_of_memory(exc):
                     raise
                 empty_cache(self.config.device)
-                sweep.oom_batch_size, sweep.oom_message = batch_size, str(exc).splitlines()[0][:300]
+                sweep.oom_batch_size, sweep.oom_message = batch_size, _first_line(exc)
                 sweep.oom_during_passes = True
                 progress(f"{name}: out of memory at batch {batch_size} during a pass; it and larger batches dropped")
                 continue
@@ -262,7 +268,7 @@ class Sweep:
         try:
             cost = count_forward(sweep.model, inputs)
         except Exception as exc:  # the counter runs arbitrary user code; keep the timing, say why
-            sweep.flop_count_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+            sweep.flop_count_error = f"{type(exc).__name__}: {_first_line(exc)}"
             return record
         return replace(record, flops=cost.flops, bytes_moved=cost.bytes_moved)
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from dlplayground.bench.calibration import (
+    DEFAULT_RESAMPLES,
     MachineKey,
     NoiseProfile,
     PointKey,
@@ -61,7 +62,6 @@ INCONCLUSIVE = "inconclusive"
 STATUSES = (REGRESSION, IMPROVEMENT, UNCHANGED, WITHIN_NOISE, INCONCLUSIVE)
 MEASURED, CALIBRATED, DEFAULT = "measured", "calibrated", "default"
 """Where sigma_run came from."""
-DEFAULT_RESAMPLES = 1000
 
 
 def _pct(fraction: float) -> str:
