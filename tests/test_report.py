@@ -403,7 +403,9 @@ def test_experiment_section_renders_the_study_result(experiment_result, tmp_path
     build_report([folder], out)  # a folder input means its result.json
     md = (out / "index.md").read_text()
     html_text = (out / "index.html").read_text()
-    assert "# DL-Playground: Eigenfaces: face recognition with PCA" in md
+    assert "# DL-Playground: Eigenfaces: face vs. no-face detection with PCA" in md
+    # The lead figure (the study's first) comes right after the verdict, before metrics and tables.
+    assert md.index("Verdict:") < md.index("figures/eig/curve.png") < md.index("- accuracy: 0.9375")
     assert "> **Verdict:** Holds: 40 components reach 93.75 % accuracy." in md
     assert "Does PCA find faces?" in md
     assert "> **Offline fallback data:** digits (offline fallback; pass --olivetti PATH for the real data)" in md

@@ -291,7 +291,8 @@ class StudyResult:
 
     ``question`` and ``verdict`` are prose (the verdict is computed from the numbers by the study's rule);
     ``metrics`` are the headline figures as raw values (an interval as a ``[low, high]`` pair);
-    ``tables``/``figures`` carry the detail.
+    ``tables``/``figures`` carry the detail. ``figures[0]`` is the lead figure: the report shows it right after
+    the verdict, before the metrics and tables, so a study lists first the figure that carries its answer.
     """
 
     study: str

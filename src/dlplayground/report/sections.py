@@ -41,7 +41,7 @@ STUDY_TITLES = {
     BATCH_SIZE_STUDY: "Batch size vs. inference time",
     "dropout_overfitting": "Dropout at evaluation: does it predict prunability and distillability?",
     "edge_operators": "Edge detection operators compared",
-    "eigenfaces": "Eigenfaces: face recognition with PCA",
+    "eigenfaces": "Eigenfaces: face vs. no-face detection with PCA",
     "gods_longformer": "Longformer on long-document classification (GODS)",
 }
 EMBEDDABLE = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
@@ -613,6 +613,10 @@ class DocumentBuilder:
             section.blocks.append(Paragraph(result.question))
         # Neutral tone: a verdict may well say the claim does not hold.
         section.blocks.append(Callout("Verdict", result.verdict or "(no verdict given)", tone="info"))
+        # The study's first figure is its lead figure: it carries the answer, so it comes straight after it.
+        figures = [b for b in (self.copy_figure(run, fig) for fig in result.figures) if b is not None]
+        if figures:
+            section.blocks.append(figures[0])
         fallback = "offline fallback" in (result.data_source or "").lower()
         facts = [] if fallback else [("data", result.data_source or "—")]
         if result.elapsed_s is not None:
@@ -634,10 +638,7 @@ class DocumentBuilder:
             section.blocks.append(TableBlock(table.title, list(table.columns),
                                              [[fmt_cell(c) for c in row] for row in table.rows],
                                              note=table.note, numeric=numeric, collapsed=len(table.rows) > 30))
-        for fig in result.figures:
-            block = self.copy_figure(run, fig)
-            if block is not None:
-                section.blocks.append(block)
+        section.blocks.extend(figures[1:])
         return section
 
     def copy_figure(self, run: Run, fig: ResultFigure) -> FigureBlock | None:
