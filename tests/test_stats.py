@@ -190,3 +190,24 @@ def test_hierarchical_resample_bounds_memory_by_batches(monkeypatch):
 def test_hierarchical_resample_names_bad_input(groups, kwargs, message):
     with pytest.raises(ValueError, match=message):
         hierarchical_resample(groups, pooled_mean, **kwargs)
+
+
+def test_holm_adjust_known_answer_and_nan():
+    from dlplayground.stats import holm_adjust
+
+    # Worked example: sorted p 0.01, 0.02, 0.03, 0.04 x (4, 3, 2, 1) = 0.04, 0.06, 0.06, 0.04 -> monotone 0.04,
+    # 0.06, 0.06, 0.06; returned in the input order, NaN kept and not counted.
+    adjusted = holm_adjust([0.03, 0.01, math.nan, 0.04, 0.02])
+    assert np.allclose(adjusted[[0, 1, 3, 4]], [0.06, 0.04, 0.06, 0.06])
+    assert math.isnan(adjusted[2])
+    assert np.all(holm_adjust([0.5, 0.9]) == [1.0, 1.0])
+    assert holm_adjust([]).size == 0
+
+
+def test_simultaneous_level_is_bonferroni_and_checks_input():
+    from dlplayground.stats import simultaneous_level
+
+    assert simultaneous_level(0.95, 1) == pytest.approx(0.95)
+    assert simultaneous_level(0.95, 10) == pytest.approx(0.995)
+    with pytest.raises(ValueError, match="family_size"):
+        simultaneous_level(0.95, 0)
