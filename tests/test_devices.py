@@ -49,9 +49,21 @@ def test_dtype_support_depends_on_the_device(monkeypatch):
 
 def test_out_of_memory_detection():
     assert devices.is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate"))
-    assert devices.is_out_of_memory(RuntimeError("MPS backend out of memory"))
+    assert devices.is_out_of_memory(torch.OutOfMemoryError("any wording"))
+    assert devices.is_out_of_memory(RuntimeError("MPS backend out of memory (MPS allocated: 1 GB)"))
+    assert devices.is_out_of_memory(RuntimeError("HIP out of memory. Tried to allocate 2.00 GiB"))
+    assert devices.is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: "
+                                                 "can't allocate memory: you tried to allocate 4 bytes."))
     assert devices.is_out_of_memory(MemoryError())
     assert not devices.is_out_of_memory(RuntimeError("shape mismatch"))
+    assert not devices.is_out_of_memory(ValueError("out of memory"))  # not an error torch raises for memory
+
+
+def test_a_real_cpu_allocation_failure_is_out_of_memory():
+    """The CPU allocator's own error (not the CUDA wording) is what a too-large batch raises on the CPU."""
+    with pytest.raises(RuntimeError) as caught:
+        torch.empty(1 << 50, dtype=torch.uint8)  # 1 PiB: more than any machine can map
+    assert devices.is_out_of_memory(caught.value)
 
 
 def test_environment_fingerprint_has_what_a_reader_needs():

@@ -16,6 +16,7 @@ were independent (a single-pass record, for which ``point_noise`` reduces to exa
 from __future__ import annotations
 
 import gc
+import json
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -35,9 +36,9 @@ from dlplayground.bench.noise import point_noise
 from dlplayground.bench.passes import PassConfig, pass_order
 from dlplayground.bench.peaks import Peaks
 from dlplayground.bench.saturation import SaturationConfig, analyse
-from dlplayground.bench.sweep import PointSkipped, Sweep
+from dlplayground.bench.sweep import PointFailed, PointSkipped, Sweep
 from dlplayground.bench.timing import TimerConfig, inference_call, time_call
-from dlplayground.results import TimingRecord
+from dlplayground.results import TimingRecord, parse_envelope, to_json
 
 CPU = torch.device("cpu")
 PEAKS = Peaks(matmul_gflop_s=100.0, bandwidth_gb_s=10.0, dtype="float32", device="cpu", threads=1, matmul_n=512,
@@ -401,6 +402,110 @@ def test_out_of_memory_in_a_later_pass_drops_that_batch_and_larger_ones():
         sweep.outcome("steady", 128)
     with pytest.raises(PointSkipped, match="not selected"):
         sweep.outcome("nosuch", 1)
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+                 "tried to allocate 40000000000000 bytes. Error code 12 (Cannot allocate memory)"),
+    RuntimeError("MPS backend out of memory (MPS allocated: 9.1 GB, other allocations: 1 GB)"),
+    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+], ids=["cpu", "mps", "cuda"])
+def test_every_device_wording_of_out_of_memory_is_the_boundary_not_a_failure(error):
+    machine = Machine(lambda t: 1.0)
+    specs = fake_specs(machine, {"hungry": COSTS["linear"]}, {"hungry": lambda b: error if b >= 8 else False})
+    sweep = run_sweep(machine, make_config(specs, passes=fixed_visits(2, calls=2)))
+    hungry = sweep.models["hungry"]
+    assert hungry.oom_batch_size == 8
+    assert hungry.failure is None
+    assert [r.batch_size for r in hungry.records] == [1, 2, 4]
+    with pytest.raises(PointSkipped, match="OOM boundary"):
+        sweep.outcome("hungry", 16)
+
+
+def test_a_model_that_raises_fails_at_that_batch_and_the_rest_is_kept():
+    machine = Machine(lambda t: 1.0)
+    costs = {"buggy": COSTS["linear"], "steady": COSTS["linear"]}
+    specs = fake_specs(machine, costs, {"buggy": lambda b: ValueError(f"shape bug at {b}\nsecond line") if b >= 4
+                                        else False})
+    sweep = run_sweep(machine, make_config(specs, passes=fixed_visits(2, calls=2), batch_sizes="1,2,4,8"))
+    buggy = sweep.models["buggy"]
+    assert (buggy.failed_batch_size, buggy.failure) == (4, "ValueError: shape bug at 4")
+    assert [r.batch_size for r in buggy.records] == [1, 2]
+    record = buggy.record()
+    assert (record.stop_reason, record.failed_batch_size, record.failure) == ("failed", 4, "ValueError: shape bug at 4")
+    assert sweep.failures == {"buggy": (4, "ValueError: shape bug at 4")}
+    with pytest.raises(PointFailed, match="buggy at batch 4: ValueError: shape bug at 4"):
+        sweep.outcome("buggy", 4)
+    with pytest.raises(PointSkipped, match="not measured, batch 4 failed"):
+        sweep.outcome("buggy", 8)
+    assert [r.batch_size for r in sweep.models["steady"].records] == [1, 2, 4, 8]
+    assert set(sweep.saturation()) == {"buggy", "steady"}  # the failed model's measured points are analysed
+
+
+def test_a_failure_in_a_later_pass_drops_that_batch_and_larger_ones():
+    machine = Machine(lambda t: 1.0)
+    calls_per_pass = 4 * (1 + 2)
+
+    def flaky(batch: int) -> bool | BaseException:
+        return RuntimeError("cuDNN error: CUDNN_STATUS_INTERNAL_ERROR") if (
+            machine.measuring and len(machine.log) >= calls_per_pass and batch == 2) else False
+
+    sweep = run_sweep(machine, make_config(fake_specs(machine, {"flaky": COSTS["linear"]}, {"flaky": flaky}),
+                                           passes=fixed_visits(3, calls=2), batch_sizes="1,2,4,8"))
+    flaky_sweep = sweep.models["flaky"]
+    assert flaky_sweep.failed_batch_size == 2
+    assert flaky_sweep.failed_during_passes
+    assert [r.batch_size for r in flaky_sweep.records] == [1]
+    assert "failed during a pass: RuntimeError: cuDNN error" in flaky_sweep.record().stop_detail
+
+
+def test_a_factory_that_raises_fails_that_model_only():
+    machine = Machine(lambda t: 1.0)
+    good = fake_specs(machine, {"steady": COSTS["linear"]})
+
+    def broken():
+        raise OSError("weights file missing")
+
+    specs = (*good, ModelSpec("broken", "user", broken, "a user model whose weights are gone"))
+    sweep = run_sweep(machine, make_config(specs, passes=fixed_visits(2, calls=2), batch_sizes="1,2"))
+    assert sweep.failures["broken"][0] == 1
+    assert "building the model" in sweep.failures["broken"][1]
+    assert "weights file missing" in sweep.failures["broken"][1]
+    assert sweep.models["broken"].records == []
+    assert [r.batch_size for r in sweep.models["steady"].records] == [1, 2]
+    with pytest.raises(PointFailed, match="weights file missing"):
+        sweep.outcome("broken", 1)
+
+
+@pytest.mark.parametrize(("stop_after_passes", "kept_passes"), [(0.5, 1), (2.5, 2)])
+def test_an_interrupt_keeps_the_completed_passes_and_marks_the_run_incomplete(stop_after_passes, kept_passes):
+    machine = Machine(lambda t: 1.0)
+    calls_per_pass = 2 * 4 * (1 + 2)
+
+    def interrupt(batch: int) -> bool | BaseException:
+        return KeyboardInterrupt() if (machine.measuring and
+                                       len(machine.log) >= stop_after_passes * calls_per_pass) else False
+
+    costs = {"a": COSTS["linear"], "b": COSTS["knee16"]}
+    specs = fake_specs(machine, costs, {"a": interrupt, "b": interrupt})
+    sweep = Sweep(make_config(specs, passes=fixed_visits(4, calls=2), batch_sizes="1,2,4,8"),
+                  clock=machine.clock, sync=machine.sync, peaks=PEAKS)
+    passes = sweep._passes
+    sweep._passes = lambda: (machine.begin(), passes())
+    with pytest.raises(KeyboardInterrupt):
+        sweep.measure()
+    records = records_of(sweep)
+    assert records
+    assert all(r.passes == kept_passes for r in records)
+    if kept_passes > 1:  # every point took part in every completed pass
+        assert len(records) == 8
+    assert sweep.incomplete.startswith(f"interrupted while pass {int(stop_after_passes) + 1} of 4")
+    envelope = parse_envelope(json.loads(to_json(sweep.envelope())))
+    assert envelope.incomplete == sweep.incomplete
+    assert sorted((r.model, r.batch_size) for r in envelope.records) == sorted((r.model, r.batch_size)
+                                                                               for r in records)
+    with pytest.raises(KeyboardInterrupt):  # later points report the interrupt, not a made-up outcome
+        sweep.outcome("a", 1)
 
 
 class BackToBackConfig(BenchConfig):

@@ -473,7 +473,7 @@ def test_unwritable_or_foreign_output_folder(batch_result, tmp_path):
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    with pytest.raises(UserInputError, match="is not a DL-Playground report; refusing"):
+    with pytest.raises(UserInputError, match="holds files that are not a DL-Playground output .no report-manifest.json.; refusing"):
         build_report([src], foreign)
     assert (foreign / "notes.txt").read_text() == "keep me"
 

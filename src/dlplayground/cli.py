@@ -14,8 +14,13 @@ Bad input ends with one ``error:`` line and exit code 2; an absent device with `
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
+import os
+import signal
 import sys
+import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,9 +48,31 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_bench)
 
 
+class _SweepRecorder:
+    """A pytest plugin object ``bench`` hands to ``pytest.main``: it keeps the session's config (and through it
+    the sweep) and the interrupt, so ``bench`` can write what was measured when the run did not complete."""
+
+    def __init__(self) -> None:
+        self.config = None
+        self.interrupt: BaseException | None = None
+
+    def pytest_configure(self, config) -> None:
+        self.config = config
+
+    def pytest_keyboard_interrupt(self, excinfo) -> None:
+        self.interrupt = excinfo.value
+
+    @property
+    def sweep(self):
+        from dlplayground.bench.plugin import SWEEP
+
+        return None if self.config is None else self.config.stash.get(SWEEP, None)
+
+
 def _bench(args: argparse.Namespace) -> int:
     import pytest
 
+    from dlplayground.atomic import check_output_file, output_lock, remove_stale_temporaries
     from dlplayground.bench import suite as bench_suite
     from dlplayground.bench.config import BenchConfig, BenchOptions
     from dlplayground.devices import DeviceUnavailableError
@@ -60,15 +87,17 @@ def _bench(args: argparse.Namespace) -> int:
         raise
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     device_tag = str(config.device).replace(":", "")
-    out = args.out or Path("reports") / "batch_size" / f"{device_tag}-{stamp}.json"
-    from dlplayground.atomic import ensure_writable_dir
-
-    ensure_writable_dir(out.parent, "results folder").mkdir(exist_ok=True)
+    # Every output is checked before anything is measured: a bad path must not cost the user a whole run.
+    out = check_output_file(args.out or Path("reports") / "batch_size" / f"{device_tag}-{stamp}.json",
+                            what="results file (-o)")
+    report = None
     if args.report is not None:
-        ensure_writable_dir(args.report, "report folder")
+        from dlplayground.report.build import check_report_dir
+
+        report = check_report_dir(args.report)
     # pytest-benchmark writes the JSON as it goes; write it beside the target and move it into place only
-    # when the run succeeded, so a failed or interrupted run never leaves a half-written results file.
-    partial = out.with_name(f".{out.name}.partial")
+    # when the run ended, so a failed or interrupted run never leaves a half-written results file.
+    partial = out.with_name(f".{out.name}.{os.getpid()}.bench.partial")
     # The suite and its pytest.ini ship in the package, so this runs the same from a checkout, a wheel or
     # another project's folder; the ini beside the suite keeps the caller's pytest configuration out.
     suite = Path(bench_suite.__file__)
@@ -80,21 +109,64 @@ def _bench(args: argparse.Namespace) -> int:
             pytest_args += [option] if value else []
         elif value != default:
             pytest_args += [f"{option}={value}"]
-    try:
-        code = int(pytest.main(pytest_args + list(args.pytest_args)))
-        if code != 0:
-            print(f"error: the benchmark run failed (pytest exit code {code}); no results written", file=sys.stderr)
-            return code
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
+    recorder = _SweepRecorder()
+    with output_lock(out, "results file (-o)"), contextlib.ExitStack() as stack:
+        if not any(a.startswith("--benchmark-storage") for a in args.pytest_args):
+            # pytest-benchmark makes its storage folder (.benchmarks) in the current folder even when nothing is
+            # saved there; keep it out of the user's folder unless they asked for it.
+            storage = stack.enter_context(tempfile.TemporaryDirectory(prefix="dlplayground-bench-"))
+            pytest_args.append(f"--benchmark-storage=file://{storage}")
+        if report is not None:
+            stack.enter_context(output_lock(report, "report folder"))
+        remove_stale_temporaries(out)
+        try:
+            code = int(pytest.main(pytest_args + list(args.pytest_args), plugins=[recorder]))
+            return _bench_outcome(code, recorder, partial, out, report)
+        finally:
+            partial.unlink(missing_ok=True)
+
+
+def _bench_outcome(code: int, recorder: _SweepRecorder, partial: Path, out: Path, report: Path | None) -> int:
+    """Keep what the run measured and say how it ended: complete (0), some points failed (1, results and the
+    failures written), interrupted (130/143, the points measured so far written, marked incomplete), or
+    failed before measuring (pytest's code, nothing written)."""
+    from dlplayground.atomic import atomic_write_text
+    from dlplayground.results import to_json
+
+    sweep = recorder.sweep
+    measured = sweep is not None and any(s.records for s in sweep.models.values())
+    if recorder.interrupt is not None:
+        signal_code = 128 + getattr(recorder.interrupt, "signal_number", signal.SIGINT)
+        if not measured:
+            print("interrupted: no point had been measured; nothing written", file=sys.stderr)
+            return signal_code
+        atomic_write_text(out, to_json(sweep.envelope()) + "\n")
+        print(f"interrupted: the points measured so far were written to {out}, marked incomplete "
+              f"({sweep.incomplete}); no report was built", file=sys.stderr)
+        return signal_code
+    from dlplayground.bench.plugin import SAVE_ERROR
+
+    if recorder.config is not None and SAVE_ERROR in recorder.config.stash:
+        return 1  # the plugin said what could not be written
+    if code not in (0, 1) or not measured:
+        print(f"error: the benchmark run failed (pytest exit code {code}); no results written", file=sys.stderr)
+        return code or 1
+    if partial.is_file():
+        partial.replace(out)  # pytest-benchmark's file, with the sweep's section (failures included)
+    else:  # every point failed or was skipped: pytest-benchmark had nothing to save, the sweep still has
+        atomic_write_text(out, to_json(sweep.envelope()) + "\n")
     print(f"bench: results written to {out}")
-    if args.report is not None:
+    if report is not None:
         from dlplayground.report import build_report
 
-        index = build_report([out], args.report)
+        index = build_report([out], report)
         print(f"bench: report written to {index}")
-    return 0
+    if sweep.failures:
+        listed = "; ".join(f"{name} at batch {b}: {error}" for name, (b, error) in sweep.failures.items())
+        print(f"error: {len(sweep.failures)} model(s) failed ({listed}); their other points and the other models "
+              "were kept", file=sys.stderr)
+        return 1
+    return code
 
 
 # ---------------------------------------------------------------------------------------------- run
@@ -131,17 +203,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every ``finally`` and atomic writer unwinds (no ``.partial`` left behind)."""
+
+    signal_number = signal.SIGTERM
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return int(args.func(args))
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except OSError as exc:  # a full disk, a folder removed under us; atomic writers left the old output in place
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}; the output was not written (any earlier one is untouched)",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:
+        print("interrupted" + (" (SIGTERM)" if isinstance(exc, Terminated) else ""), file=sys.stderr)
+        return 128 + getattr(exc, "signal_number", signal.SIGINT)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

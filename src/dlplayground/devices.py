@@ -151,12 +151,25 @@ def peak_memory(device: torch.device) -> tuple[int | None, str]:
         return None, "unavailable"
 
 
+OUT_OF_MEMORY_WORDINGS = (
+    "out of memory",  # CUDA ("CUDA out of memory"), MPS ("MPS backend out of memory"), HIP
+    "can't allocate memory",  # the CPU allocator: "DefaultCPUAllocator: can't allocate memory: you tried ..."
+    "cannot allocate memory",  # ENOMEM from the OS (mmap, pinned memory)
+)
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is a device out-of-memory error (ends a sweep, is not a failure)."""
-    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
+    """Whether ``exc`` is a device out-of-memory error (ends a sweep at that batch, is not a failure).
+
+    ``torch.OutOfMemoryError`` (CUDA's, also named ``torch.cuda.OutOfMemoryError``) and Python's
+    ``MemoryError`` are recognised by type; the CPU allocator, MPS and older CUDA builds raise a plain
+    ``RuntimeError`` whose message is the only sign, so their wordings are matched too.
+    """
+    oom_types = tuple(t for t in (getattr(torch, "OutOfMemoryError", None), torch.cuda.OutOfMemoryError,
+                                  MemoryError) if isinstance(t, type))
+    if isinstance(exc, oom_types):
         return True
-    # MPS and older CUDA builds raise a plain RuntimeError ("MPS backend out of memory", "CUDA out of memory")
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(w in str(exc).lower() for w in OUT_OF_MEMORY_WORDINGS)
 
 
 def empty_cache(device: torch.device) -> None:

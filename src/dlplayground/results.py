@@ -335,6 +335,8 @@ class Envelope:
     result: StudyResult | None = None
     created: str = ""
     source: Path | None = None
+    incomplete: str = ""
+    """Why the run holds fewer points or passes than it was configured for (an interrupt), "" when complete."""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -424,6 +426,11 @@ def parse_envelope(data: Any, source: Path | None = None) -> Envelope:
     benchmarks = data.get("benchmarks", [])
     if not isinstance(benchmarks, list):
         raise EnvelopeError(f"{where}: 'benchmarks' must be a list")
+    for key in ("environment", "config", "sweeps", "saturation"):
+        if body.get(key) is not None and not isinstance(body[key], dict):
+            raise EnvelopeError(f"{where}: 'dlplayground.{key}' must be an object, got {type(body[key]).__name__}")
+    if not isinstance(body.get("incomplete", ""), str):
+        raise EnvelopeError(f"{where}: 'dlplayground.incomplete' must be text")
     records = []
     for i, bench in enumerate(benchmarks):
         extra = bench.get("extra_info") if isinstance(bench, dict) else None
@@ -443,7 +450,7 @@ def parse_envelope(data: Any, source: Path | None = None) -> Envelope:
         study=str(body["study"]), environment=dict(body.get("environment") or {}),
         config=dict(body.get("config") or {}), records=records, sweeps=dict(body.get("sweeps") or {}),
         saturation=dict(body.get("saturation") or {}), result=result, created=str(data.get("datetime", "")),
-        source=source, raw=data,
+        source=source, incomplete=body.get("incomplete", ""), raw=data,
     )
 
 

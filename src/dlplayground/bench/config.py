@@ -8,6 +8,7 @@ line instead of deep inside a sweep.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -203,6 +204,6 @@ def _positive_float(text: str, option: str) -> float:
         value = float(text)
     except ValueError:
         raise UserInputError(f"{option} {text!r} is not a number") from None
-    if not value > 0:
-        raise UserInputError(f"{option} must be > 0, got {text}")
+    if not (value > 0 and math.isfinite(value)):
+        raise UserInputError(f"{option} must be a finite number > 0, got {text}")
     return value

@@ -12,13 +12,15 @@ at each batch 1, 2, 4, ... decides how far each model goes, and the interleaved 
 * **latency budget** -- the fastest call exceeded ``--latency-budget-ms``: larger batches can only be slower;
 * **time cap** -- one call took longer than ``--max-call-s``; that batch is left out (the passes would time
   it several times per pass); batch 1 is always kept, so every model gets at least one point;
-* **batch cap** -- the next doubling would pass ``--max-batch``.
+* **batch cap** -- the next doubling would pass ``--max-batch``;
+* **failed** -- the model raised an error that is not out-of-memory (a user model with a shape bug at batch
+  4): that batch is recorded as failed with its error, and the model's larger batches are not tried.
 
 Each exploratory measurement is the fastest of a few calls (noise on a shared machine only slows calls down,
 so one stall cannot end the doubling early). With an explicit list (``--batch-sizes``) every listed batch is
-measured this way, ascending, and only an out-of-memory error stops early. The exploratory timings only choose
-the range and how many calls each visit makes; they are never part of the results (they are taken in one
-block, before the passes).
+measured this way, ascending, and only an out-of-memory error or a failure stops early. The exploratory
+timings only choose the range and how many calls each visit makes; they are never part of the results (they
+are taken in one block, before the passes).
 """
 
 from __future__ import annotations
@@ -33,11 +35,16 @@ LATENCY_BUDGET = "latency budget"
 TIME_CAP = "time cap"
 BATCH_CAP = "batch cap"
 LIST_END = "end of the list"
-STOP_REASONS = (KNEE, OUT_OF_MEMORY, LATENCY_BUDGET, TIME_CAP, BATCH_CAP, LIST_END)
+FAILED = "failed"
+STOP_REASONS = (KNEE, OUT_OF_MEMORY, LATENCY_BUDGET, TIME_CAP, BATCH_CAP, LIST_END, FAILED)
 
 
 class OutOfMemoryAtBatch(Exception):
     """Raised by the exploratory ``measure`` callable when a batch ran out of memory (with the message)."""
+
+
+class FailedAtBatch(Exception):
+    """Raised by the exploratory ``measure`` callable when a batch raised another error (with its message)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,9 @@ class RangeResult:
     stop_detail: str
     oom_batch_size: int | None = None
     oom_message: str | None = None
+    failed_batch_size: int | None = None
+    """The batch that raised an error other than out-of-memory, if one did."""
+    failure: str | None = None
 
 
 def explore(measure: Callable[[int], float], config: RangeConfig, explicit: Sequence[int] | None = None) -> RangeResult:
@@ -73,8 +83,8 @@ def explore(measure: Callable[[int], float], config: RangeConfig, explicit: Sequ
     sizes: list[int] = []
     calls: list[float] = []
 
-    def done(reason: str, detail: str, **oom: object) -> RangeResult:
-        return RangeResult(tuple(sizes), tuple(calls), reason, detail, **oom)  # type: ignore[arg-type]
+    def done(reason: str, detail: str, **boundary: object) -> RangeResult:
+        return RangeResult(tuple(sizes), tuple(calls), reason, detail, **boundary)  # type: ignore[arg-type]
 
     candidates = list(explicit) if explicit is not None else _doublings(config.max_batch)
     ref_batch, ref_throughput = 0, 0.0
@@ -84,6 +94,8 @@ def explore(measure: Callable[[int], float], config: RangeConfig, explicit: Sequ
         except OutOfMemoryAtBatch as exc:
             return done(OUT_OF_MEMORY, f"out of memory at batch {batch}", oom_batch_size=batch,
                         oom_message=str(exc))
+        except FailedAtBatch as exc:
+            return done(FAILED, f"batch {batch} failed: {exc}", failed_batch_size=batch, failure=str(exc))
         if explicit is None and sizes and call_s > config.max_call_s:  # batch 1 is always measured
             return done(TIME_CAP, f"one call at batch {batch} took {call_s:.3g} s, over the {config.max_call_s:g} s "
                                   "cap (--max-call-s)")

@@ -111,15 +111,47 @@ def resolve_model(name: str) -> ModelSpec:
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise UserInputError(f"--models {name!r}: module {module_name!r} has no callable {attr!r}")
-    return ModelSpec(name, "user", factory, f"user model {name}")
+    spec = ModelSpec(name, "user", factory, f"user model {name}")
+    _check_user_model(spec)
+    return spec
+
+
+_CHECKED: set[tuple[str, int]] = set()
+
+
+def _check_user_model(spec: ModelSpec) -> None:
+    """Call a user factory and its ``make_input(1)`` once, while the options are validated.
+
+    A factory that raises, returns the wrong shape of thing, or whose inputs are not tensors then stops the run
+    with one ``error:`` line before anything is measured, instead of failing deep inside the first test. Done
+    once per process and factory (``dlplayground bench`` validates, then pytest validates again).
+    """
+    key = (spec.name, id(spec.factory))
+    if key in _CHECKED:
+        return
+    model, make_input = build(spec)
+    try:
+        batch = make_input(1)
+    except Exception as exc:  # user code: name it
+        raise UserInputError(f"model {spec.name!r}: make_input(1) raised {type(exc).__name__}: {exc}") from None
+    items = batch if isinstance(batch, tuple) else (batch,)
+    if not items or not all(isinstance(t, torch.Tensor) for t in items):
+        raise UserInputError(f"model {spec.name!r}: make_input(batch_size) must return a Tensor or a tuple of "
+                             f"Tensors, got {type(batch).__name__} for batch_size=1")
+    if any(t.dim() == 0 or t.shape[0] != 1 for t in items):
+        shapes = ", ".join(str(tuple(t.shape)) for t in items)
+        raise UserInputError(f"model {spec.name!r}: make_input(1) must return tensors whose first dimension is the "
+                             f"batch (1), got shape(s) {shapes}")
+    del model, batch
+    _CHECKED.add(key)
 
 
 def build(spec: ModelSpec) -> tuple[nn.Module, InputFactory]:
     """Call a factory and check it kept the contract, so a bad user factory fails with a clear message."""
     try:
         made = spec.factory()
-    except Exception as exc:  # a user factory may raise anything; name it and re-raise
-        raise UserInputError(f"model {spec.name!r}: its factory raised {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # a user factory may raise anything; name it
+        raise UserInputError(f"model {spec.name!r}: its factory raised {type(exc).__name__}: {exc}") from None
     if not (isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], nn.Module) and callable(made[1])):
         raise UserInputError(
             f"model {spec.name!r}: factory must return (nn.Module, make_input(batch_size)), got {type(made).__name__}"

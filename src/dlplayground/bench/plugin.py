@@ -13,6 +13,7 @@ per-model saturation analysis to the file written by ``--benchmark-json``, so th
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,28 @@ def sweep(pytestconfig: pytest.Config, bench_config: BenchConfig):
     return pytestconfig.stash[SWEEP]
 
 
+SAVE_ERROR = pytest.StashKey[OSError]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
+    """Turn a write failure of pytest-benchmark's JSON (a full disk) into one ``error:`` line, not a traceback.
+
+    pytest-benchmark writes ``--benchmark-json`` in its own ``pytest_sessionfinish``; this wrapper runs around
+    it, keeps the error for ``dlplayground bench`` and makes the session fail.
+    """
+    try:
+        return (yield)
+    except OSError as exc:
+        session.config.stash[SAVE_ERROR] = exc
+        option = session.config.getoption("benchmark_json", None)  # a Path (an open file in old releases)
+        target = exc.filename or (option.name if hasattr(option, "write") else option)
+        where = f" in {Path(target).resolve().parent}" if target else ""  # the folder: the file is a temporary
+        sys.stderr.write(f"error: could not write the results{where}: {exc.strerror or exc}; nothing was kept\n")
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        return None
+
+
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list, output_json: dict) -> None:
     sweep = config.stash.get(SWEEP, None)
     if sweep is not None:
@@ -100,6 +123,13 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list, output
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     sweep = config.stash.get(SWEEP, None)
     if sweep is None:
+        return
+    for name, (batch_size, error) in sweep.failures.items():
+        terminalreporter.write_line(f"FAILED {name} at batch {batch_size}: {error} (its larger batches were not "
+                                    "measured; its other points and the other models were kept)", red=True)
+    if sweep.incomplete:
+        terminalreporter.write_line(f"INCOMPLETE: {sweep.incomplete}", yellow=True)
+    if not any(s.records for s in sweep.models.values()):
         return
     from dlplayground.bench.summary import summary_lines
 

@@ -36,6 +36,10 @@ class SweepRecord:
     oom_batch_size: int | None = None
     """The first batch that ran out of memory (larger ones were skipped), if any."""
     oom_message: str | None = None
+    failed_batch_size: int | None = None
+    """The batch at which the model raised an error other than out-of-memory (larger ones were not measured)."""
+    failure: str | None = None
+    """That error: its type and first line."""
     flop_count_error: str | None = None
     """Why FLOPs/bytes could not be counted for this model (its points then carry None), if they could not."""
     traces: tuple[str, ...] = ()

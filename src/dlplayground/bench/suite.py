@@ -8,7 +8,8 @@ doubling, then every point in interleaved passes, so drift spreads over all poin
 point's record in ``extra_info`` and hands the same raw samples to pytest-benchmark, so its table,
 ``--benchmark-compare`` and ``pytest-benchmark compare`` all see the numbers the report sees. The tests are
 the candidate points (every doubling up to ``--max-batch``, or the ``--batch-sizes`` list); those outside a
-model's measured range or past its out-of-memory boundary are skipped with the reason, not failed. Each record
+model's measured range or past its out-of-memory boundary are skipped with the reason, not failed; the point
+where a model raised an error fails with that error (the other points and models are kept). Each record
 also carries the point's FLOPs and estimated bytes moved, and ``extra_info`` the achieved GFLOP/s and % of the
 device's measured peaks (``dlplayground.bench.roofline``); ``--trace-dir DIR`` adds a profiler trace per
 point.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import pytest
 
-from dlplayground.bench.sweep import PointSkipped
+from dlplayground.bench.sweep import PointFailed, PointSkipped
 from dlplayground.devices import dtype_name
 from dlplayground.results import TimingRecord
 
@@ -48,6 +49,9 @@ def test_inference(benchmark, sweep, model_name: str, batch_size: int, pytestcon
     except PointSkipped as reason:
         benchmark.skipped = True
         pytest.skip(str(reason))
+    except PointFailed as failure:  # the model raised at this batch: one line, not our traceback
+        benchmark.skipped = True
+        pytest.fail(str(failure), pytrace=False)
     hand_to_pytest_benchmark(benchmark, record)
     benchmark.extra_info.update(record.to_dict())
     benchmark.extra_info.update(sweep.point_extras(record))  # achieved GFLOP/s, % of peak (derived)

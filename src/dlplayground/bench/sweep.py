@@ -10,13 +10,20 @@ The run has four phases, all before the first result is reported:
    order per pass (``dlplayground.bench.passes``), each visit a short re-warm-up and a fixed number of timed
    calls through the shared timer (``dlplayground.bench.timing.time_visit``); every sample keeps its pass index.
    An out-of-memory error during a pass makes that batch the model's OOM boundary and drops it and every
-   larger batch of that model;
+   larger batch of that model; any other error (a user model that raises) does the same, recorded as that
+   model's failure, so the other points and models are kept;
 4. **costs** -- after timing, never inside it: one more forward pass per point counts its FLOPs and estimates
    its bytes moved (``dlplayground.bench.flops``), and with ``trace_dir`` a profiler trace is recorded.
 
 The pytest suite (``dlplayground.bench.suite``) has one test per candidate point; the first test runs
 ``measure()``, and each test then reports its point (or is skipped with the reason: past the range, or past
-the OOM boundary). The sweep produces the ``dlplayground`` section of the JSON.
+the OOM boundary; or fails with the model's error, at the batch that raised it). The sweep produces the
+``dlplayground`` section of the JSON.
+
+An interrupt (Ctrl-C, SIGTERM) during the passes keeps what was measured: the points of every pass completed
+so far (or of the first, partial pass when none was) become records, the sweep is marked ``incomplete`` with
+the reason, and the interrupt goes on to stop the run; ``dlplayground bench`` then writes those points to a
+file marked incomplete.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import torch
 from torch import nn
 
 from dlplayground.bench.config import BenchConfig
-from dlplayground.bench.explore import OUT_OF_MEMORY, OutOfMemoryAtBatch, RangeResult, explore
+from dlplayground.bench.explore import FAILED, OUT_OF_MEMORY, FailedAtBatch, OutOfMemoryAtBatch, RangeResult, explore
 from dlplayground.bench.flops import count_forward
 from dlplayground.bench.models import InputFactory, ModelSpec, build
 from dlplayground.bench.noise import point_noise
@@ -54,7 +61,7 @@ from dlplayground.devices import (
     synchronize,
 )
 from dlplayground.progress import progress, track
-from dlplayground.results import BATCH_SIZE_STUDY, SCHEMA_VERSION, TimingRecord
+from dlplayground.results import BATCH_SIZE_STUDY, SCHEMA_VERSION, TimingRecord, jsonable, make_envelope
 from dlplayground.seeding import seed_everything
 
 
@@ -73,6 +80,10 @@ class ModelSweep:
     oom_batch_size: int | None = None
     oom_message: str | None = None
     oom_during_passes: bool = False
+    failed_batch_size: int | None = None
+    """The batch at which the model raised an error that is not out-of-memory (it and larger ones dropped)."""
+    failure: str | None = None
+    failed_during_passes: bool = False
     flop_count_error: str | None = None
     """Why FLOPs/bytes could not be counted for this model (its points then carry None), if they could not."""
     traces: list[str] = field(default_factory=list)
@@ -82,17 +93,21 @@ class ModelSweep:
         """The batches the passes measure (the explored range, less any that ran out of memory in a pass)."""
         if self.range is None:
             return ()
-        return tuple(b for b in self.range.batch_sizes if self.oom_batch_size is None or b < self.oom_batch_size)
+        limits = [b for b in (self.oom_batch_size, self.failed_batch_size) if b is not None]
+        return tuple(b for b in self.range.batch_sizes if not limits or b < min(limits))
 
     def record(self) -> SweepRecord:
         """The sweep's outcome as the record the envelope stores and the report reads."""
         stop_reason, stop_detail = (self.range.stop_reason, self.range.stop_detail) if self.range else ("", "")
         if self.oom_during_passes:
             stop_reason, stop_detail = OUT_OF_MEMORY, f"out of memory at batch {self.oom_batch_size} during a pass"
+        if self.failed_during_passes:
+            stop_reason, stop_detail = FAILED, f"batch {self.failed_batch_size} failed during a pass: {self.failure}"
         return SweepRecord(family=self.spec.family, description=self.spec.description,
                            batch_sizes=self.batch_sizes, measured=tuple(r.batch_size for r in self.records),
                            stop_reason=stop_reason, stop_detail=stop_detail,
                            oom_batch_size=self.oom_batch_size, oom_message=self.oom_message,
+                           failed_batch_size=self.failed_batch_size, failure=self.failure,
                            flop_count_error=self.flop_count_error, traces=tuple(self.traces))
 
 
@@ -100,10 +115,20 @@ class PointSkipped(Exception):
     """A point that was not measured, with the reason (past the model's range or its OOM boundary)."""
 
 
+class PointFailed(Exception):
+    """A point whose model raised an error (not out-of-memory) at that batch; the message names the error."""
+
+
 def _first_line(exc: BaseException) -> str:
     """The first line of an error's message, at most 300 characters, for a record ("" for a bare
     ``MemoryError()``, whose message is empty)."""
     return (str(exc).splitlines() or [""])[0][:300]
+
+
+def _error_text(exc: BaseException) -> str:
+    """An error as a record keeps it: its type and the first line of its message."""
+    line = _first_line(exc)
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
 def prepare_inputs(batch: torch.Tensor | tuple[torch.Tensor, ...], device: torch.device, dtype: torch.dtype):
@@ -131,6 +156,16 @@ class Sweep:
         self._measured = False
         self._failure: BaseException | None = None
         self._saturation: dict[str, Saturation] | None = None
+        self._phase = "before measuring"
+        self._passes_done = 0
+        self.incomplete: str | None = None
+        """Why the sweep holds fewer points or passes than configured (an interrupt), or None when complete."""
+
+    @property
+    def failures(self) -> dict[str, tuple[int | None, str]]:
+        """Per model that raised an error: (the batch it raised at, the error)."""
+        return {name: (s.failed_batch_size, s.failure or "") for name, s in self.models.items()
+                if s.failure is not None}
 
     # ---------------------------------------------------------------------------------------- phases
     def measure(self) -> None:
@@ -144,12 +179,19 @@ class Sweep:
         try:
             gc.collect()
             gc.freeze()  # see _build: the timer's collection before each visit then costs microseconds
+            self._phase = "measuring the peaks"
             self.peaks()
             for sweep in self.models.values():
+                self._phase = f"exploring {sweep.spec.name}'s range"
                 self._explore(sweep)
             self._passes()
+            self._phase = "counting costs"
             for sweep in self.models.values():
                 self._finish(sweep)
+        except KeyboardInterrupt as exc:
+            self._failure = exc
+            self._keep_partial()
+            raise
         except BaseException as exc:
             self._failure = exc  # every later point reports the same failure, not a made-up skip reason
             raise
@@ -175,16 +217,24 @@ class Sweep:
 
     def _explore(self, sweep: ModelSweep) -> None:
         name = sweep.spec.name
-        self._build(sweep)
+        try:
+            self._build(sweep)
+        except Exception as exc:  # a user factory that raises: this model fails, the others still run
+            first = (self.config.explicit_batch_sizes or (1,))[0]
+            sweep.range = RangeResult((), (), FAILED, f"building the model failed: {_error_text(exc)}",
+                                      failed_batch_size=first, failure=f"building the model: {_error_text(exc)}")
+            sweep.failed_batch_size, sweep.failure = first, sweep.range.failure
+            progress(f"{name}: failed ({sweep.range.stop_detail}); the other models still run")
+            return
 
         def measure(batch_size: int) -> float:
             try:
                 inputs = self._inputs(sweep, batch_size)
                 samples, _, _ = time_call(inference_call(sweep.model, inputs), self.config.device,
                                           self.config.explore_timer, clock=self._clock, sync=self._sync)
-            except (RuntimeError, MemoryError) as exc:
+            except Exception as exc:
                 if not is_out_of_memory(exc):
-                    raise
+                    raise FailedAtBatch(_error_text(exc)) from None
                 empty_cache(self.config.device)
                 raise OutOfMemoryAtBatch(_first_line(exc)) from None
             # The fastest call: on a shared machine noise only ever slows a call down, and one stalled call
@@ -193,6 +243,7 @@ class Sweep:
 
         sweep.range = explore(measure, self.config.range_, self.config.explicit_batch_sizes)
         sweep.oom_batch_size, sweep.oom_message = sweep.range.oom_batch_size, sweep.range.oom_message
+        sweep.failed_batch_size, sweep.failure = sweep.range.failed_batch_size, sweep.range.failure
         sizes = sweep.range.batch_sizes
         span = f"batches {sizes[0]}..{sizes[-1]}" if sizes else "no batch"
         progress(f"{name}: range {span} ({sweep.range.stop_reason}: {sweep.range.stop_detail})")
@@ -204,10 +255,11 @@ class Sweep:
                  for name, s in self.models.items() for b in s.batch_sizes}
         progress(f"measuring {len(points)} points in {plan.passes} interleaved passes")
         visits = ((p, point) for p in range(plan.passes) for point in pass_order(points, p, plan.seed))
-        for _, (name, batch_size) in track(visits, "passes", total=plan.passes * len(points), unit="visit"):
+        for p, (name, batch_size) in track(visits, "passes", total=plan.passes * len(points), unit="visit"):
+            self._passes_done, self._phase = p, f"pass {p + 1} of {plan.passes}"
             sweep = self.models[name]
             if batch_size not in sweep.batch_sizes:
-                continue  # dropped by an out-of-memory error earlier in the passes
+                continue  # dropped by an out-of-memory error or a failure earlier in the passes
             timer = plan.visit_timer(calls[name, batch_size], threads=self.config.threads,
                                      back_to_back=self.config.back_to_back)
             try:
@@ -216,9 +268,13 @@ class Sweep:
                 visit = time_visit(inference_call(sweep.model, inputs), self.config.device, timer,
                                    clock=self._clock, sync=self._sync)
                 memory = peak_memory(self.config.device)
-            except (RuntimeError, MemoryError) as exc:
+            except Exception as exc:
                 if not is_out_of_memory(exc):
-                    raise
+                    sweep.failed_batch_size, sweep.failure = batch_size, _error_text(exc)
+                    sweep.failed_during_passes = True
+                    progress(f"{name}: batch {batch_size} failed during a pass ({sweep.failure}); it and larger "
+                             "batches dropped, the other points still run")
+                    continue
                 empty_cache(self.config.device)
                 sweep.oom_batch_size, sweep.oom_message = batch_size, _first_line(exc)
                 sweep.oom_during_passes = True
@@ -228,10 +284,34 @@ class Sweep:
             sweep.visits.setdefault(batch_size, []).append(visit)
             previous = sweep.peak_memory.get(batch_size, (None, memory[1]))[0]
             sweep.peak_memory[batch_size] = (max(filter(None, (previous, memory[0])), default=None), memory[1])
+        self._passes_done = plan.passes
 
-    def _finish(self, sweep: ModelSweep) -> None:
-        """Assemble each point's record from its visits, then count costs and trace (untimed)."""
+    def _keep_partial(self) -> None:
+        """After an interrupt: turn the visits of the passes completed so far into records (module docstring).
+
+        Every kept point then has the same number of passes (the completed ones; or the first, partial pass when
+        none was complete, so a long first pass is not thrown away). Costs and traces are not counted: the user
+        asked to stop.
+        """
+        keep = max(1, self._passes_done)
+        measured = any(v for s in self.models.values() for v in s.visits.values())
+        kept = (f"kept the points of the {keep} completed pass(es)" if self._passes_done else
+                "kept the points of the first, partial pass" if measured else "no point had been measured yet")
+        self.incomplete = f"interrupted while {self._phase}; {kept} (of {self.config.passes.passes} passes)"
+        for sweep in self.models.values():
+            sweep.visits = {b: v[:keep] for b, v in sweep.visits.items() if v}
+            if not sweep.records:
+                self._finish(sweep, costs=False)
+        progress(f"interrupted: {sum(len(s.records) for s in self.models.values())} points kept ({self.incomplete})")
+
+    def _finish(self, sweep: ModelSweep, *, costs: bool = True) -> None:
+        """Assemble each point's record from its visits, then count costs and trace (untimed).
+
+        The records are kept only once all are built, so an interrupt here leaves none half-done
+        (``_keep_partial`` then builds them again, without costs).
+        """
         name = sweep.spec.name
+        records = []
         for batch_size in sweep.batch_sizes:
             visits = sweep.visits.get(batch_size, [])
             if not visits:
@@ -246,13 +326,15 @@ class Sweep:
                 warmup_calls=visits[0].warmup_calls, times_s=times, pass_index=index,
                 block_times_s=blocks if len(blocks) == len(visits) else (), timer=visits[0].timer,
                 peak_memory_bytes=peak, memory_kind=memory_kind)
-            inputs = self._inputs(sweep, batch_size)
-            record = self._with_cost(sweep, inputs, record)
-            if self.config.trace_dir:
-                path = trace_point(sweep.model, inputs, Path(self.config.trace_dir), model_name=name,
-                                   batch_size=batch_size, device=self.config.device)
-                sweep.traces.append(str(path))
-            sweep.records.append(record)
+            if costs:
+                inputs = self._inputs(sweep, batch_size)
+                record = self._with_cost(sweep, inputs, record)
+                if self.config.trace_dir:
+                    path = trace_point(sweep.model, inputs, Path(self.config.trace_dir), model_name=name,
+                                       batch_size=batch_size, device=self.config.device)
+                    sweep.traces.append(str(path))
+            records.append(record)
+        sweep.records = records
         sweep.model = sweep.make_input = None  # free the weights once the model's points are done
         empty_cache(self.config.device)
 
@@ -282,6 +364,10 @@ class Sweep:
         for record in sweep.records:
             if record.batch_size == batch_size:
                 return record
+        if sweep.failed_batch_size is not None and batch_size == sweep.failed_batch_size:
+            raise PointFailed(f"{name} at batch {batch_size}: {sweep.failure}")
+        if sweep.failed_batch_size is not None and batch_size > sweep.failed_batch_size:
+            raise PointSkipped(f"{name}: not measured, batch {sweep.failed_batch_size} failed ({sweep.failure})")
         if sweep.oom_batch_size is not None and batch_size >= sweep.oom_batch_size:
             raise PointSkipped(f"{name}: at or beyond the OOM boundary (batch {sweep.oom_batch_size} ran out of "
                                "memory)")
@@ -311,11 +397,12 @@ class Sweep:
                                   "between_pass_cv": noise.between_pass_cv, "unstable": noise.unstable}
         point = place(record, self.roofs())
         if point is None:
-            return {**extras, "achieved_gflop_s": record.achieved_gflop_s}
-        return {**extras, "achieved_gflop_s": point.achieved_gflop_s, "achieved_gb_s": point.achieved_gb_s,
-                "arithmetic_intensity": point.intensity_flop_per_byte, "pct_of_matmul_peak": point.pct_of_matmul_peak,
-                "pct_of_bandwidth": point.pct_of_bandwidth, "pct_of_roof": point.pct_of_roof,
-                "above_bandwidth_roof": point.above_bandwidth_roof, "above_matmul_roof": point.above_matmul_roof}
+            return jsonable({**extras, "achieved_gflop_s": record.achieved_gflop_s})
+        return jsonable({
+            **extras, "achieved_gflop_s": point.achieved_gflop_s, "achieved_gb_s": point.achieved_gb_s,
+            "arithmetic_intensity": point.intensity_flop_per_byte, "pct_of_matmul_peak": point.pct_of_matmul_peak,
+            "pct_of_bandwidth": point.pct_of_bandwidth, "pct_of_roof": point.pct_of_roof,
+            "above_bandwidth_roof": point.above_bandwidth_roof, "above_matmul_roof": point.above_matmul_roof})
 
     def saturation(self) -> dict[str, Saturation]:
         """Saturation analysis per model that has at least one measured point, with its roofline diagnosis.
@@ -341,12 +428,31 @@ class Sweep:
         return out
 
     def envelope_section(self) -> dict[str, Any]:
-        """The ``dlplayground`` key of the benchmark JSON."""
-        return {
+        """The ``dlplayground`` key of the benchmark JSON (strict JSON values: pytest-benchmark would write an
+        infinite or NaN float as ``Infinity``/``NaN``, which is not JSON)."""
+        return jsonable({
             "schema": SCHEMA_VERSION, "study": BATCH_SIZE_STUDY,
             "environment": {**environment_fingerprint(self.config.device).to_dict(),
                             "peaks": self.peaks().to_dict()},
             "config": self.config.to_dict(),
             "sweeps": {name: s.record().to_dict() for name, s in self.models.items()},
             "saturation": {name: sat.to_dict() for name, sat in self.saturation().items()},
-        }
+            **({"incomplete": self.incomplete} if self.incomplete else {}),
+        })
+
+    def envelope(self) -> dict[str, Any]:
+        """The whole results file from the sweep alone, in the layout pytest-benchmark writes.
+
+        For the runs pytest-benchmark does not save -- interrupted ones, or ones where no point's test passed --
+        so ``dlplayground bench`` still keeps every point measured. Each point is a minimal benchmark entry
+        whose ``extra_info`` is its record (and the derived figures), as in a file pytest-benchmark wrote.
+        """
+        section = self.envelope_section()
+        group = f"on {self.config.device} ({dtype_name(self.config.dtype)})"
+        benchmarks = [{"name": f"test_inference[{r.model}-b{r.batch_size}]", "group": f"{r.model} {group}",
+                       "extra_info": {**r.to_dict(), **self.point_extras(r)}}
+                      for s in self.models.values() for r in s.records]
+        envelope = make_envelope(study=BATCH_SIZE_STUDY, environment=section["environment"],
+                                 config=section["config"], benchmarks=benchmarks)
+        envelope["dlplayground"] = section
+        return envelope

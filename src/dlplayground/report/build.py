@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dlplayground import __version__
-from dlplayground.atomic import atomic_directory
+from dlplayground.atomic import atomic_directory, check_output_dir
 from dlplayground.errors import UserInputError
 from dlplayground.report.loading import ReportInputs, load_inputs
 from dlplayground.report.render import render_html, render_markdown
@@ -22,18 +22,14 @@ from dlplayground.report.sections import DocumentBuilder
 MANIFEST = "report-manifest.json"  # marks a folder as ours, so re-running may replace it
 
 
-def _check_output(out_dir: Path) -> None:
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
-        raise UserInputError(
-            f"output folder {str(out_dir)!r} exists and is not a DL-Playground report; refusing to replace it "
-            "(choose a new folder, or remove it yourself)"
-        )
+def check_report_dir(out_dir: Path) -> Path:
+    """Refuse, before any work, a report folder that holds other files (no manifest): see ``check_output_dir``."""
+    return check_output_dir(out_dir, marker=MANIFEST, what="report folder")
 
 
 def write_report(inputs: ReportInputs, out_dir: Path, *, title: str | None = None) -> Path:
     """Render already-loaded inputs into ``out_dir``; returns the path of ``index.html``."""
-    out_dir = Path(out_dir)
-    _check_output(out_dir)
+    out_dir = check_report_dir(out_dir)
     try:
         with atomic_directory(out_dir) as tmp:
             copies = tmp / "inputs"

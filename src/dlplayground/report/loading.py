@@ -175,11 +175,12 @@ def series_of_run(run: Run) -> list[Series]:
         if sat is not None and (sat.device, sat.dtype) != (device, dtype):
             sat = None
         out.append(Series(run, model, device, dtype, records, sweep.family, sweep, sat))
-    # Models named in the sweep with no measured point at all (OOM at the first batch size).
+    # Models named in the sweep with no measured point at all (OOM or a failure at the first batch size).
     measured = {model for model, _, _ in groups}
     for model, sweep in batch.sweeps.items():
         if model not in measured:
-            detail = f" (out of memory at batch {sweep.oom_batch_size})" if sweep.oom_batch_size else ""
+            detail = (f" (failed at batch {sweep.failed_batch_size}: {sweep.failure})" if sweep.failure else
+                      f" (out of memory at batch {sweep.oom_batch_size})" if sweep.oom_batch_size else "")
             run.warnings.append(f"model {model!r} has no measured points{detail}")
     return out
 

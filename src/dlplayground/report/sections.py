@@ -241,6 +241,10 @@ class DocumentBuilder:
             note="Each run's exact configuration and environment are in its copy under inputs/.",
         )]
         for run in self.inputs.runs:
+            if run.envelope.incomplete:
+                blocks.append(Callout(f"{run.label} is incomplete",
+                                      f"{run.envelope.incomplete}. Its points have fewer passes than configured, so "
+                                      "their intervals are wider and some points may be missing.", tone="warn"))
             peaks = run.batch.peaks if run.batch is not None else None
             if peaks is not None:
                 blocks.append(KeyValues(
@@ -299,6 +303,10 @@ class DocumentBuilder:
     def series_section(self, s: Series) -> Section:
         name = self.series_name(s)
         blocks: list = [Paragraph(_unstable_line(s))]
+        if s.sweep.failure:
+            blocks.append(Callout(f"Failed at batch {s.sweep.failed_batch_size}",
+                                  f"The model raised {s.sweep.failure}. Larger batches were not measured; the points "
+                                  "below were measured before it.", tone="bad"))
         sat = s.saturation
         best = s.best_record
         stop = f" Range stopped: {s.sweep.stop_reason} — {s.sweep.stop_detail}." if s.sweep.stop_reason else ""

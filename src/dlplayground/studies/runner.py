@@ -13,7 +13,10 @@ A study supplies three things:
 ``run_study`` does the rest the same way for all of them: validates input, sets and restores the thread
 count (``devices.cpu_threads``), seeds, builds the result in a temporary folder and moves it into place only
 when complete, writes ``result.json`` (the envelope, holding the resolved config and the environment),
-prints where it went, and turns ``UserInputError`` into one ``error:`` line and exit code 2.
+prints where it went, and turns ``UserInputError`` into one ``error:`` line and exit code 2. The output folder is
+checked before any work: one that holds files but no ``result.json`` (not a study's output) is refused, as is
+the current folder; a full disk or another write failure is one ``error:`` line (exit 1), never a
+half-written folder.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from dlplayground.atomic import atomic_directory
+from dlplayground.atomic import atomic_directory, check_output_dir
 from dlplayground.devices import cpu_threads, environment_fingerprint, parse_device
 from dlplayground.errors import UserInputError
 from dlplayground.results import RESULT_FILE, StudyResult, jsonable, make_envelope, write_envelope
@@ -58,6 +61,8 @@ class StudyConfig:
 
 
 C = TypeVar("C", bound=StudyConfig)
+MAX_SEED = 2**32 - 1
+"""The largest seed: NumPy's legacy seeding and the benchmark's ``--seed`` take 32 bits."""
 
 
 def common_parser(study: str, doc: str | None) -> argparse.ArgumentParser:
@@ -84,8 +89,8 @@ def default_out_dir(study: str) -> Path:
 
 def common_values(args: argparse.Namespace, study: str) -> dict[str, Any]:
     """The common flags validated and resolved, as keyword arguments for a ``StudyConfig`` subclass."""
-    if args.seed < 0:
-        raise UserInputError(f"--seed must be >= 0, got {args.seed}")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise UserInputError(f"--seed must be in 0..{MAX_SEED}, got {args.seed}")
     if args.threads is not None and args.threads < 1:
         raise UserInputError(f"--threads must be >= 1, got {args.threads}")
     return {
@@ -112,6 +117,8 @@ def run_study(
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
         config = resolve(args)
+        if write:
+            check_output_dir(config.out, marker=RESULT_FILE, what="--out")
         device = parse_device(config.device)
         started = time.perf_counter()
         with cpu_threads(config.threads):
@@ -132,6 +139,10 @@ def run_study(
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a folder removed under us: the output folder was left as it was
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {study}: {exc.strerror or exc}{where}; no results were written", file=sys.stderr)
+        return 1
     print(f"{study}: {result.verdict}")
     print(f"{study}: results written to {config.out / RESULT_FILE} (data: {result.data_source})")
     return 0
