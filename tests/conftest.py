@@ -215,6 +215,7 @@ class QuickBench:
 QUICK_MODELS = ("mlp", "lstm")
 QUICK_BATCHES = (1, 2, 4, 8)
 QUICK_BUDGET_MS = 50
+QUICK_MEMORY_BUDGET_GB = 2
 
 
 @pytest.fixture(scope="session")
@@ -228,7 +229,8 @@ def quick_bench(tmp_path_factory: pytest.TempPathFactory) -> QuickBench:
     out, report = base / "results" / "quick.json", base / "report"
     proc = subprocess.run(
         [sys.executable, "-m", "dlplayground", "bench", "--quick", "--models", ",".join(QUICK_MODELS),
-         "--latency-budget-ms", str(QUICK_BUDGET_MS), "-o", str(out), "--report", str(report)],
+         "--latency-budget-ms", str(QUICK_BUDGET_MS), "--memory-budget-gb", str(QUICK_MEMORY_BUDGET_GB),
+         "-o", str(out), "--report", str(report)],
         cwd=base, capture_output=True, text=True, timeout=600, check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

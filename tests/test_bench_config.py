@@ -152,7 +152,7 @@ def test_a_pass_plan_needs_two_passes_and_sane_call_counts():
 def test_unusable_trace_dir_is_refused_up_front(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
-    with pytest.raises(UserInputError, match="--trace-dir .* exists and is not a folder"):
+    with pytest.raises(UserInputError, match="--trace-dir .* is a file, not a folder"):
         BenchConfig.from_options(BenchOptions(trace=str(blocker)))
     config = BenchConfig.from_options(BenchOptions(trace=str(tmp_path / "traces")))
     assert config.trace_dir == str(tmp_path / "traces")

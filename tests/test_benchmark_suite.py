@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import QUICK_BUDGET_MS, QUICK_MODELS
+from conftest import QUICK_BUDGET_MS, QUICK_MEMORY_BUDGET_GB, QUICK_MODELS
 from dlplayground.bench.config import QUICK_PASSES
 from dlplayground.bench.explore import OUT_OF_MEMORY, STOP_REASONS
 from dlplayground.bench.record import BatchSizeRun
@@ -74,6 +74,17 @@ def test_quick_run_writes_a_complete_envelope(quick_bench):
         assert len(sat.gain_per_doubling) == len(measured) - 1
         assert sat.diagnosis is not None
         assert sat.diagnosis.batch_size == sat.saturation_batch
+        # Memory per point, not the process's monotonic peak: it grows with every doubling of the batch, and the
+        # batch that fills the budget is extrapolated from it.
+        memory = [r.peak_memory_bytes for r in sorted((r for r in env.records if r.model == model),
+                                                      key=lambda r: r.batch_size)]
+        assert all(m is not None for m in memory)
+        assert all(b > a for a, b in zip(memory, memory[1:], strict=False)), memory
+        fill = run.sweeps[model].memory_fill
+        assert fill is not None
+        assert fill.budget_bytes == QUICK_MEMORY_BUDGET_GB * 10**9
+        assert fill.fill_batch_size > max(measured)
+        assert run.sweeps[model].memory_check.startswith("Unresolved")  # no OOM was hit to check it against
     assert run.peaks is not None
     assert run.peaks.device == "cpu"
     for key in ("torch", "cpu_model", "torch_threads", "git", "cuda", "cudnn"):

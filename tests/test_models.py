@@ -25,7 +25,7 @@ def test_builtin_models_run_on_their_inputs(name):
 def test_zoo_covers_the_four_families_with_no_batch_cap():
     assert {s.family for s in BUILTIN_MODELS.values()} >= {"mlp", "cnn", "rnn", "transformer"}
     # The range comes from the doubling (dlplayground.bench.explore), never from a per-model cap.
-    assert [f.name for f in fields(ModelSpec)] == ["name", "family", "factory", "description"]
+    assert [f.name for f in fields(ModelSpec)] == ["name", "family", "factory", "description", "variant", "base"]
 
 
 def test_building_blocks_keep_dropout_where_studies_expect_it():

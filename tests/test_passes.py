@@ -508,6 +508,23 @@ def test_an_interrupt_keeps_the_completed_passes_and_marks_the_run_incomplete(st
         sweep.outcome("a", 1)
 
 
+def test_a_variant_that_cannot_be_built_is_skipped_and_its_siblings_still_run():
+    machine = Machine(lambda t: 1.0)
+    (eager,) = fake_specs(machine, {"knee16": COSTS["knee16"]})
+    specs = (eager, replace(eager, name="knee16[cudagraphs]", variant="cudagraphs", base="knee16"),
+             replace(eager, name="knee16[channels_last]", variant="channels_last", base="knee16"))
+    sweep = run_sweep(machine, make_config(specs, passes=fixed_visits(2, calls=2), batch_sizes="1,2,4"))
+    assert [r.batch_size for r in sweep.models["knee16"].records] == [1, 2, 4]
+    graphs = sweep.models["knee16[cudagraphs]"].record()
+    assert graphs.variant_skipped == "CUDA graphs need a CUDA device; this run is on cpu"
+    assert (graphs.stop_reason, graphs.measured, graphs.variant, graphs.base_model) == (
+        "variant unavailable", (), "cudagraphs", "knee16")
+    assert "4-D (image) inputs" in sweep.models["knee16[channels_last]"].variant_skipped
+    with pytest.raises(PointSkipped, match="variant skipped"):
+        sweep.outcome("knee16[cudagraphs]", 1)
+    assert sweep.failures == {}  # skipped, not failed: the run succeeds
+
+
 class BackToBackConfig(BenchConfig):
     """A CPU configuration that times back-to-back blocks as on CUDA/MPS (a test double: on the CPU the
     per-call figure already is the back-to-back one, so the real configuration never asks for it there)."""

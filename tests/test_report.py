@@ -468,12 +468,13 @@ def test_unwritable_or_foreign_output_folder(batch_result, tmp_path):
     blocker.write_text("x")
     with pytest.raises(UserInputError, match="cannot be created"):
         build_report([src], blocker / "report")
-    with pytest.raises(UserInputError, match="exists and is not a folder"):
+    with pytest.raises(UserInputError, match="is a file, not a folder"):
         build_report([src], blocker)
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    with pytest.raises(UserInputError, match="holds files that are not a DL-Playground output .no report-manifest.json.; refusing"):
+    with pytest.raises(UserInputError,
+                       match="holds files that are not a DL-Playground output .no report-manifest.json.; refusing"):
         build_report([src], foreign)
     assert (foreign / "notes.txt").read_text() == "keep me"
 

@@ -184,7 +184,7 @@ def test_atomic_write_text_and_unwritable_targets(tmp_path):
     assert json.loads(target.read_text()) == {"a": 1}
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(UserInputError, match="exists and is not a folder"):
+    with pytest.raises(UserInputError, match="is a file, not a folder"):
         ensure_writable_dir(blocker)
     with pytest.raises(UserInputError, match="cannot be created"):
         ensure_writable_dir(blocker / "sub")

@@ -37,7 +37,7 @@ def ensure_writable_dir(path: Path, what: str = "output folder") -> Path:
     """Create ``path``'s parent chain and check we may write there; raise a clear error otherwise."""
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise UserInputError(f"{what} {str(path)!r} exists and is not a folder")
+        raise UserInputError(f"{what} {str(path)!r} is a file, not a folder")
     parent = path if path.exists() else path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +79,7 @@ def check_output_dir(path: Path, *, marker: str, what: str = "output folder") ->
     """
     path = _output_path(Path(path), what)
     if path.exists() and not path.is_dir():
-        raise UserInputError(f"{what} {str(path)!r} exists and is not a folder")
+        raise UserInputError(f"{what} {str(path)!r} is a file, not a folder")
     if path.is_dir() and any(path.iterdir()) and not (path / marker).is_file():
         raise UserInputError(f"{what} {str(path)!r} exists and holds files that are not a DL-Playground output "
                              f"(no {marker}); refusing to replace it (choose a new folder, or remove it yourself)")
@@ -172,7 +172,7 @@ def remove_stale_temporaries(final: Path) -> list[Path]:
 def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
     path = Path(path)
-    ensure_writable_dir(path.parent, "folder").mkdir(exist_ok=True)
+    ensure_writable_dir(path.parent, f"cannot write {path.name!r}: its folder").mkdir(exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, _shared_mode())

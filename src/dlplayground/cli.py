@@ -7,8 +7,12 @@
 * ``report`` and ``compare`` turn envelopes into Markdown/HTML and gate on regressions; ``calibrate`` measures
   this machine's run-to-run drift (an A/A test) for ``compare``.
 
-Bad input ends with one ``error:`` line and exit code 2; an absent device with ``--if-available`` ends with a
-``skipped:`` line and exit code 0, which is what the per-device tox envs use.
+Exit codes (docs/reliability.md has the table of cases): 0 done; 1 a regression (``compare``), a model that
+failed at some batch (``bench``: the other points are written), or a write that failed (a full disk: one
+``error:`` line, the earlier output untouched); 2 bad input, refused with one ``error:`` line before any work
+(options, files, and output paths that are not ours to replace); 130 Ctrl-C and 143 SIGTERM, after which
+``bench`` has written the points measured so far to a file marked incomplete. An absent device with
+``--if-available`` ends with a ``skipped:`` line and exit code 0, which is what the per-device tox envs use.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from dlplayground.bench.models import BUILTIN_MODELS, ModelSpec, resolve_model
 from dlplayground.bench.passes import PassConfig
 from dlplayground.bench.saturation import SaturationConfig
 from dlplayground.bench.timing import TimerConfig
+from dlplayground.bench.variants import EAGER, parse_variants, swept_name
 from dlplayground.devices import dtype_name, parse_device, parse_dtype
 from dlplayground.errors import UserInputError
 
@@ -100,6 +101,12 @@ class BenchOptions:
                                      default="")
     saturation_eps: str = _option("--saturation-eps", "saturation tolerance eps: smallest batch within "
                                   "(1 - eps) of the best throughput (default 0.05)", default="0.05")
+    memory_budget_gb: str = _option("--memory-budget-gb", "memory budget in GB (1e9 bytes) for the model on the "
+                                    "device: each model's report extrapolates the batch that would fill it from its "
+                                    "per-point memory", default="")
+    variants: str = _option("--variants", "comma-separated variants of every model, each swept like a model of "
+                            "its own in the same passes: eager, compile, cudagraphs (CUDA), channels_last (4-D "
+                            "inputs) (default: eager)", default="eager")
     trace: str = _option("--trace-dir", "write a torch.profiler TensorBoard trace per point into this folder "
                         "(pytest reserves --trace; `dlplayground bench --trace DIR` maps here)",
                          default="")
@@ -117,6 +124,7 @@ class BenchConfig:
     device: torch.device
     dtype: torch.dtype
     models: tuple[ModelSpec, ...]
+    """Every model swept: each requested model once per variant (``mlp``, ``mlp[compile]``, ...)."""
     explicit_batch_sizes: tuple[int, ...] | None
     """``--batch-sizes`` as given, or None: each model's range is found by doubling (``range_``)."""
     threads: int
@@ -127,6 +135,8 @@ class BenchConfig:
     passes: PassConfig
     saturation: SaturationConfig
     trace_dir: str | None
+    variants: tuple[str, ...] = (EAGER,)
+    memory_budget_gb: float | None = None
 
     @property
     def back_to_back(self) -> bool:
@@ -146,7 +156,9 @@ class BenchConfig:
         names = [n.strip() for n in opts.models.split(",") if n.strip()] or list(BUILTIN_MODELS)
         if len(set(names)) != len(names):
             raise UserInputError(f"--models {opts.models!r} names a model twice")
-        models = tuple(resolve_model(n) for n in names)
+        variants = parse_variants(opts.variants)
+        models = tuple(replace(spec, name=swept_name(spec.name, v), variant=v, base=spec.name)
+                       for spec in (resolve_model(n) for n in names) for v in variants)
         explicit = parse_batch_sizes(opts.batch_sizes) if opts.batch_sizes.strip() else None
         threads = torch.get_num_threads()
         if opts.threads.strip():
@@ -174,7 +186,9 @@ class BenchConfig:
             ensure_writable_dir(Path(opts.trace), "--trace-dir")
         return cls(device=device, dtype=dtype, models=models, explicit_batch_sizes=explicit, threads=threads,
                    quick=opts.quick, explore_timer=explore_timer, range_=range_, passes=passes,
-                   saturation=saturation, trace_dir=opts.trace or None)
+                   saturation=saturation, trace_dir=opts.trace or None, variants=variants,
+                   memory_budget_gb=(_positive_float(opts.memory_budget_gb, "--memory-budget-gb")
+                                     if opts.memory_budget_gb.strip() else None))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON config for the envelope."""
@@ -184,7 +198,8 @@ class BenchConfig:
             "batch_sizes": None if self.explicit_batch_sizes is None else list(self.explicit_batch_sizes),
             "threads": self.threads, "quick": self.quick, "explore_timer": self.explore_timer.__dict__,
             "range": self.range_.__dict__, "passes": self.passes.__dict__, "back_to_back": self.back_to_back,
-            "saturation": self.saturation.__dict__, "trace_dir": self.trace_dir,
+            "saturation": self.saturation.__dict__, "trace_dir": self.trace_dir, "variants": list(self.variants),
+            "memory_budget_gb": self.memory_budget_gb,
         }
 
 

@@ -36,7 +36,9 @@ TIME_CAP = "time cap"
 BATCH_CAP = "batch cap"
 LIST_END = "end of the list"
 FAILED = "failed"
-STOP_REASONS = (KNEE, OUT_OF_MEMORY, LATENCY_BUDGET, TIME_CAP, BATCH_CAP, LIST_END, FAILED)
+VARIANT_SKIPPED = "variant unavailable"
+"""Not an end of doubling: the variant (``dlplayground.bench.variants``) could not be built, so nothing ran."""
+STOP_REASONS = (KNEE, OUT_OF_MEMORY, LATENCY_BUDGET, TIME_CAP, BATCH_CAP, LIST_END, FAILED, VARIANT_SKIPPED)
 
 
 class OutOfMemoryAtBatch(Exception):

@@ -36,6 +36,14 @@ class ModelSpec:
     family: str
     factory: Factory
     description: str
+    variant: str = "eager"
+    """How the built model is run (``dlplayground.bench.variants``); ``name`` carries it, e.g. ``mlp[compile]``."""
+    base: str = ""
+    """The model's name without the variant ("" means ``name``)."""
+
+    @property
+    def base_name(self) -> str:
+        return self.base or self.name
 
 
 def _mlp() -> tuple[nn.Module, InputFactory]:

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from dlplayground.bench.memory import FillEstimate
 from dlplayground.bench.peaks import Peaks
 from dlplayground.bench.saturation import Saturation
-from dlplayground.results import BATCH_SIZE_STUDY, Envelope, EnvelopeError, TimingRecord, record_from_dict
+from dlplayground.results import BATCH_SIZE_STUDY, Envelope, EnvelopeError, TimingRecord, jsonable, record_from_dict
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,30 @@ class SweepRecord:
     flop_count_error: str | None = None
     """Why FLOPs/bytes could not be counted for this model (its points then carry None), if they could not."""
     traces: tuple[str, ...] = ()
+    variant: str = "eager"
+    """How the model was run (``dlplayground.bench.variants``); ``base_model`` names the model without it."""
+    base_model: str = ""
+    variant_detail: str = ""
+    variant_skipped: str | None = None
+    """Why the variant could not be built here (then nothing was measured), if it could not."""
+    compile_s: float | None = None
+    """Seconds of the variant's first call at batch 1 (compilation or graph capture included); never timed."""
+    first_call_s: dict[str, float] = field(default_factory=dict)
+    """Per batch (as text), the first call at that batch: a recompile or a capture for compile/cudagraphs."""
+    memory_fill: FillEstimate | None = None
+    """With ``--memory-budget-gb``: the batch that would fill the budget, from the per-point memory."""
+    memory_check: str = ""
+    """That batch held against the measured out-of-memory boundary (``memory.check_against_oom``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "batch_sizes": list(self.batch_sizes), "measured": list(self.measured),
-                "traces": list(self.traces)}
+                "traces": list(self.traces), "first_call_s": dict(self.first_call_s),
+                "memory_fill": None if self.memory_fill is None else jsonable(asdict(self.memory_fill))}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SweepRecord:
-        return record_from_dict(cls, data)
+        return record_from_dict(cls, data,
+                                nested={"memory_fill": lambda d: record_from_dict(FillEstimate, d)})
 
 
 @dataclass(frozen=True)

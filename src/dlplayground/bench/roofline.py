@@ -193,6 +193,9 @@ class Diagnosis:
     fit_used: bool = False
     """Whether the latency fit described the point closely enough for its ``a`` to count (see ``Rule``)."""
     point: RooflinePoint | None = None
+    remedy: str = ""
+    """For an overhead-bound model: the remedy and, where its variant was swept, the measured effect
+    (``dlplayground.bench.variants.remedy_text``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "point": None if self.point is None else self.point.to_dict()}

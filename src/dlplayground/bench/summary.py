@@ -38,6 +38,8 @@ def describe(name: str, sat: Saturation, sweep: SweepRecord) -> str:
         parts.append(f"range stopped: {sweep.stop_reason} ({sweep.stop_detail})")
     if sat.diagnosis:
         parts.append(sat.diagnosis.text)
+        if sat.diagnosis.remedy:
+            parts.append(sat.diagnosis.remedy)
     return "; ".join(parts)
 
 

@@ -40,8 +40,17 @@ import torch
 from torch import nn
 
 from dlplayground.bench.config import BenchConfig
-from dlplayground.bench.explore import FAILED, OUT_OF_MEMORY, FailedAtBatch, OutOfMemoryAtBatch, RangeResult, explore
+from dlplayground.bench.explore import (
+    FAILED,
+    OUT_OF_MEMORY,
+    VARIANT_SKIPPED,
+    FailedAtBatch,
+    OutOfMemoryAtBatch,
+    RangeResult,
+    explore,
+)
 from dlplayground.bench.flops import count_forward
+from dlplayground.bench.memory import check_against_oom, fill_batch, forward_peak_bytes
 from dlplayground.bench.models import InputFactory, ModelSpec, build
 from dlplayground.bench.noise import point_noise
 from dlplayground.bench.passes import pass_order
@@ -51,13 +60,22 @@ from dlplayground.bench.record import SweepRecord
 from dlplayground.bench.roofline import Roofs, diagnose_record, place
 from dlplayground.bench.saturation import Saturation, analyse
 from dlplayground.bench.timing import Visit, inference_call, time_call, time_visit
+from dlplayground.bench.variants import (
+    CUDAGRAPHS,
+    EAGER,
+    Speedup,
+    VariantBuild,
+    VariantSkipped,
+    build_variant,
+    first_call_s,
+    remedy_text,
+    speedups,
+)
 from dlplayground.devices import (
     dtype_name,
     empty_cache,
     environment_fingerprint,
     is_out_of_memory,
-    peak_memory,
-    reset_peak_memory,
     synchronize,
 )
 from dlplayground.progress import progress, track
@@ -71,11 +89,16 @@ class ModelSweep:
 
     spec: ModelSpec
     model: nn.Module | None = None
+    """What is timed: the built variant (the eager model itself for ``eager``)."""
+    eager: nn.Module | None = None
+    """The eager model under the variant, for counting FLOPs (the same arithmetic, followable by the counter)."""
     make_input: InputFactory | None = None
+    variant: VariantBuild | None = None
+    variant_skipped: str | None = None
+    first_call_s: dict[int, float] = field(default_factory=dict)
     range: RangeResult | None = None
     visits: dict[int, list[Visit]] = field(default_factory=dict)
     """Per batch, one visit per pass so far."""
-    peak_memory: dict[int, tuple[int | None, str]] = field(default_factory=dict)
     records: list[TimingRecord] = field(default_factory=list)
     oom_batch_size: int | None = None
     oom_message: str | None = None
@@ -96,8 +119,9 @@ class ModelSweep:
         limits = [b for b in (self.oom_batch_size, self.failed_batch_size) if b is not None]
         return tuple(b for b in self.range.batch_sizes if not limits or b < min(limits))
 
-    def record(self) -> SweepRecord:
-        """The sweep's outcome as the record the envelope stores and the report reads."""
+    def record(self, memory_budget_gb: float | None = None) -> SweepRecord:
+        """The sweep's outcome as the record the envelope stores and the report reads (with the batch that fills
+        ``memory_budget_gb``, extrapolated from the per-point memory, when a budget is given)."""
         stop_reason, stop_detail = (self.range.stop_reason, self.range.stop_detail) if self.range else ("", "")
         if self.oom_during_passes:
             stop_reason, stop_detail = OUT_OF_MEMORY, f"out of memory at batch {self.oom_batch_size} during a pass"
@@ -108,7 +132,20 @@ class ModelSweep:
                            stop_reason=stop_reason, stop_detail=stop_detail,
                            oom_batch_size=self.oom_batch_size, oom_message=self.oom_message,
                            failed_batch_size=self.failed_batch_size, failure=self.failure,
-                           flop_count_error=self.flop_count_error, traces=tuple(self.traces))
+                           flop_count_error=self.flop_count_error, traces=tuple(self.traces),
+                           variant=self.spec.variant, base_model=self.spec.base_name,
+                           variant_detail=self.variant.detail if self.variant else "",
+                           variant_skipped=self.variant_skipped,
+                           compile_s=self.variant.compile_s if self.variant else None,
+                           first_call_s={str(b): s for b, s in sorted(self.first_call_s.items())},
+                           **self._memory_fill(memory_budget_gb))
+
+    def _memory_fill(self, budget_gb: float | None) -> dict[str, Any]:
+        points = [(r.batch_size, r.peak_memory_bytes) for r in self.records if r.peak_memory_bytes is not None]
+        if budget_gb is None or not points:
+            return {}
+        estimate = fill_batch([b for b, _ in points], [m for _, m in points], int(budget_gb * 1e9))
+        return {"memory_fill": estimate, "memory_check": check_against_oom(estimate, self.oom_batch_size)}
 
 
 class PointSkipped(Exception):
@@ -201,10 +238,17 @@ class Sweep:
                  f"{time.perf_counter() - started:.1f} s")
 
     def _build(self, sweep: ModelSweep) -> None:
+        """Build the model (and its variant); ``VariantSkipped`` when the variant cannot be built here."""
         seed_everything(0)  # identical weights in every run, so runs compare like with like
         model, make_input = build(sweep.spec)
-        sweep.model = model.to(device=self.config.device, dtype=self.config.dtype).eval()
+        sweep.eager = sweep.model = model.to(device=self.config.device, dtype=self.config.dtype).eval()
         sweep.make_input = make_input
+        if sweep.spec.variant != EAGER:
+            sample = prepare_inputs(make_input(1), self.config.device, self.config.dtype)
+            sweep.variant = build_variant(sweep.spec.variant, sweep.eager, sample, self.config.device, self._sync)
+            sweep.model = sweep.variant.model
+            if sweep.variant.compiles_per_shape and sweep.variant.compile_s is not None:
+                sweep.first_call_s[1] = sweep.variant.compile_s
         # The timer collects garbage before every visit; with torch and the models loaded a full collection
         # takes 0.1-0.4 s. Freezing what exists now (models, modules) leaves the timer only the new objects.
         gc.collect()
@@ -212,13 +256,20 @@ class Sweep:
 
     def _inputs(self, sweep: ModelSweep, batch_size: int):
         """The point's batch: the same data at every visit (seeded per point), on the device."""
-        torch.manual_seed(zlib.crc32(f"{sweep.spec.name}@{batch_size}".encode()))
-        return prepare_inputs(sweep.make_input(batch_size), self.config.device, self.config.dtype)
+        torch.manual_seed(zlib.crc32(f"{sweep.spec.base_name}@{batch_size}".encode()))  # same data every variant
+        inputs = prepare_inputs(sweep.make_input(batch_size), self.config.device, self.config.dtype)
+        return sweep.variant.prepare(inputs) if sweep.variant is not None else inputs
 
     def _explore(self, sweep: ModelSweep) -> None:
         name = sweep.spec.name
         try:
             self._build(sweep)
+        except VariantSkipped as reason:  # not a failure: this variant does not exist here
+            sweep.variant_skipped = str(reason)
+            sweep.range = RangeResult((), (), VARIANT_SKIPPED, str(reason))
+            sweep.model = sweep.eager = sweep.make_input = None
+            progress(f"{name}: skipped ({reason}); the other variants still run")
+            return
         except Exception as exc:  # a user factory that raises: this model fails, the others still run
             first = (self.config.explicit_batch_sizes or (1,))[0]
             sweep.range = RangeResult((), (), FAILED, f"building the model failed: {_error_text(exc)}",
@@ -230,6 +281,12 @@ class Sweep:
         def measure(batch_size: int) -> float:
             try:
                 inputs = self._inputs(sweep, batch_size)
+                compiles = sweep.variant is not None and sweep.variant.compiles_per_shape
+                if compiles and batch_size not in sweep.first_call_s:
+                    # A compiled or graph-captured variant compiles/captures at each new shape: keep that out of
+                    # every timing, and record it.
+                    sweep.first_call_s[batch_size] = first_call_s(sweep.model, inputs, self.config.device,
+                                                                  self._sync)
                 samples, _, _ = time_call(inference_call(sweep.model, inputs), self.config.device,
                                           self.config.explore_timer, clock=self._clock, sync=self._sync)
             except Exception as exc:
@@ -264,10 +321,8 @@ class Sweep:
                                      back_to_back=self.config.back_to_back)
             try:
                 inputs = self._inputs(sweep, batch_size)
-                reset_peak_memory(self.config.device)
                 visit = time_visit(inference_call(sweep.model, inputs), self.config.device, timer,
                                    clock=self._clock, sync=self._sync)
-                memory = peak_memory(self.config.device)
             except Exception as exc:
                 if not is_out_of_memory(exc):
                     sweep.failed_batch_size, sweep.failure = batch_size, _error_text(exc)
@@ -282,8 +337,6 @@ class Sweep:
                 continue
             del inputs
             sweep.visits.setdefault(batch_size, []).append(visit)
-            previous = sweep.peak_memory.get(batch_size, (None, memory[1]))[0]
-            sweep.peak_memory[batch_size] = (max(filter(None, (previous, memory[0])), default=None), memory[1])
         self._passes_done = plan.passes
 
     def _keep_partial(self) -> None:
@@ -319,15 +372,15 @@ class Sweep:
             times = tuple(t for v in visits for t in v.times_s)
             index = tuple(p for p, v in enumerate(visits) for _ in v.times_s)
             blocks = tuple(v.block_s for v in visits if v.block_s is not None)
-            peak, memory_kind = sweep.peak_memory[batch_size]
             record = TimingRecord(
                 model=name, family=sweep.spec.family, device=str(self.config.device),
                 dtype=dtype_name(self.config.dtype), batch_size=batch_size, threads=visits[0].threads,
                 warmup_calls=visits[0].warmup_calls, times_s=times, pass_index=index,
                 block_times_s=blocks if len(blocks) == len(visits) else (), timer=visits[0].timer,
-                peak_memory_bytes=peak, memory_kind=memory_kind)
+                memory_kind="not measured: the run was interrupted before its memory phase")
             if costs:
                 inputs = self._inputs(sweep, batch_size)
+                record = self._with_memory(sweep, inputs, record)
                 record = self._with_cost(sweep, inputs, record)
                 if self.config.trace_dir:
                     path = trace_point(sweep.model, inputs, Path(self.config.trace_dir), model_name=name,
@@ -335,8 +388,25 @@ class Sweep:
                     sweep.traces.append(str(path))
             records.append(record)
         sweep.records = records
-        sweep.model = sweep.make_input = None  # free the weights once the model's points are done
+        sweep.model = sweep.eager = sweep.make_input = None  # free the weights once the model's points are done
+        if sweep.variant is not None:
+            sweep.variant.model = None  # type: ignore[assignment] -- the compiled graphs go with the weights
         empty_cache(self.config.device)
+
+    def _with_memory(self, sweep: ModelSweep, inputs, record: TimingRecord) -> TimingRecord:
+        """The record with the memory of one (untimed) forward at its batch: parameters, inputs and the peak of
+        tensors allocated during the forward (``dlplayground.bench.memory``), so memory can be read per batch.
+
+        A graph-captured variant allocates its buffers at capture, not during a replay: its eager model, whose
+        forward the graph holds, is measured instead.
+        """
+        model = sweep.eager if sweep.spec.variant == CUDAGRAPHS else sweep.model
+        try:
+            peak = forward_peak_bytes(model, inputs, self.config.device)
+        except Exception as exc:  # user code again (one more forward); keep the timing, say why
+            return replace(record, memory_kind=f"not measured: {_error_text(exc)}")
+        kind = f"{peak.kind}, plus parameters and inputs"
+        return replace(record, peak_memory_bytes=peak.peak_bytes, memory_kind=kind if peak.peak_bytes else peak.kind)
 
     @staticmethod
     def _with_cost(sweep: ModelSweep, inputs, record: TimingRecord) -> TimingRecord:
@@ -348,7 +418,7 @@ class Sweep:
         if sweep.flop_count_error is not None:
             return record
         try:
-            cost = count_forward(sweep.model, inputs)
+            cost = count_forward(sweep.eager, inputs)
         except Exception as exc:  # the counter runs arbitrary user code; keep the timing, say why
             sweep.flop_count_error = f"{type(exc).__name__}: {_first_line(exc)}"
             return record
@@ -361,6 +431,8 @@ class Sweep:
         sweep = self.models.get(name)
         if sweep is None:
             raise PointSkipped(f"{name}: not selected in this run")
+        if sweep.variant_skipped is not None:
+            raise PointSkipped(f"{name}: variant skipped ({sweep.variant_skipped})")
         for record in sweep.records:
             if record.batch_size == batch_size:
                 return record
@@ -423,8 +495,26 @@ class Sweep:
                                         fixed_ms=fit.a_ms if fit else None,
                                         per_item_ms=fit.c_ms_per_item if fit else None)
             out[name] = replace(sat, diagnosis=diagnosis)
+        for name, sat in out.items():
+            if sat.diagnosis is not None and self.models[name].spec.variant == EAGER:
+                remedy = remedy_text(sat.diagnosis.bound, self.config.device.type,
+                                     self._measured_variants(name, sat.saturation_batch))
+                out[name] = replace(sat, diagnosis=replace(sat.diagnosis, remedy=remedy))
         if self._measured:
             self._saturation = out
+        return out
+
+    def _measured_variants(self, name: str, batch_size: int | None) -> dict[str, Speedup | None]:
+        """The swept variants of the eager model ``name``: each one's speed-up at ``batch_size`` (None if it has
+        no point there). Variants that were skipped are left out: they were not measured."""
+        eager = self.models[name]
+        out: dict[str, Speedup | None] = {}
+        for other in self.models.values():
+            if other.spec.base_name != name or other.spec.variant == EAGER or other.variant_skipped:
+                continue
+            found = [sp for sp in speedups(eager.records, other.records, resamples=self.config.saturation.resamples)
+                     if sp.batch_size == batch_size]
+            out[other.spec.variant] = found[0] if found else None
         return out
 
     def envelope_section(self) -> dict[str, Any]:
@@ -435,7 +525,7 @@ class Sweep:
             "environment": {**environment_fingerprint(self.config.device).to_dict(),
                             "peaks": self.peaks().to_dict()},
             "config": self.config.to_dict(),
-            "sweeps": {name: s.record().to_dict() for name, s in self.models.items()},
+            "sweeps": {name: s.record(self.config.memory_budget_gb).to_dict() for name, s in self.models.items()},
             "saturation": {name: sat.to_dict() for name, sat in self.saturation().items()},
             **({"incomplete": self.incomplete} if self.incomplete else {}),
         })

@@ -241,3 +241,43 @@ def plot_across(series_list: Sequence[Series], labels: Sequence[str], out_base: 
             _batch_axis(ax, all_batches)
         rows = max(_legend_below(tput, ncol=3), _legend_below(lat, ncol=3))
         return _save(fig, out_base, title, rows)
+
+
+MONOTONIC_MEMORY = "process_max_rss"
+
+
+def plot_memory(series: Series, out_base: Path, title: str) -> tuple[Path, Path] | None:
+    """Memory per batch (parameters, inputs and the forward's tensor peak) with the fitted line m0 + m1·b and,
+    with a budget, the batch it extrapolates to fill it; None when fewer than two points have a memory."""
+    points = [(r.batch_size, r.peak_memory_bytes) for r in series.records if r.peak_memory_bytes]
+    if len(points) < 2 or any(r.memory_kind == MONOTONIC_MEMORY for r in series.records):
+        return None  # older files: the process's peak so far, which says nothing about the batch
+    fill = series.sweep.memory_fill
+    batches = [b for b, _ in points]
+    mib = [m / 2**20 for _, m in points]
+    with mpl.rc_context(RC):
+        fig = Figure()
+        ax = fig.subplots(1, 1)
+        ax.plot(batches, mib, "o-", color="tab:brown", label="measured: one forward at that batch")
+        axis = list(batches)
+        if fill is not None:
+            far = [b for b in (fill.fill_batch_size, series.sweep.oom_batch_size) if b]
+            line = sorted({*batches, *far})
+            r2 = f", R² {fill.r_squared:.4f}" if fill.r_squared is not None else ""
+            ax.plot(line, [(fill.m0_bytes + fill.m1_bytes_per_item * b) / 2**20 for b in line], ":", color="0.3",
+                    label=f"fit {fill.m0_bytes / 2**20:.3g} MiB + {fill.m1_bytes_per_item / 2**10:.3g} KiB·b{r2}")
+            ax.axhline(fill.budget_bytes / 2**20, color="tab:orange", linestyle="-.",
+                       label=f"budget {fill.budget_bytes / 1e9:g} GB")
+            if fill.fill_batch_size:
+                ax.axvline(fill.fill_batch_size, color="tab:orange", linewidth=1.2,
+                           label=f"fills the budget at batch ≈ {fill.fill_batch_size:,}")
+            axis += far
+        _mark_oom(ax, series, label=True)
+        if series.sweep.oom_batch_size:
+            axis.append(series.sweep.oom_batch_size)
+        log_y(ax)
+        ax.set_ylabel("memory (MiB)")
+        ax.set_title("memory per batch")
+        _batch_axis(ax, axis)
+        rows = _legend_below(ax, ncol=2)
+        return _save(fig, out_base, title, rows)

@@ -19,6 +19,7 @@ from dlplayground.bench.noise import DEFAULT_RUN_SIGMA, POINT_LEVEL, UNSTABLE_CV
 from dlplayground.bench.peaks import Peaks
 from dlplayground.bench.record import SweepRecord
 from dlplayground.bench.roofline import MATMUL, Roofs, roof_share_cell
+from dlplayground.bench.variants import EAGER, speedups
 from dlplayground.report import plots, roofline_plot
 from dlplayground.report.compare import IMPROVEMENT, REGRESSION, compare_envelopes
 from dlplayground.report.document import (
@@ -210,6 +211,9 @@ class DocumentBuilder:
                 sections.append(self.cross_device_section())
             if self.shared_across_runs():
                 sections.append(self.cross_run_section())
+            variants = self.variants_section()
+            if variants is not None:
+                sections.append(variants)
         sections += [self.experiment_section(run) for run in self.inputs.experiment_runs]
         for run in self.inputs.runs:
             self.warnings += [f"{run.label}: {w}" for w in run.warnings]
@@ -360,6 +364,8 @@ class DocumentBuilder:
                                                f"{fmt_num(fit.c_ms_per_item)}{c_ci} ms × b{r2}{level}"))
             if sat.diagnosis:
                 facts.append(("diagnosis", sat.diagnosis.text))
+                if sat.diagnosis.remedy:
+                    facts.append(("remedy", sat.diagnosis.remedy))
             if sat.bootstrap_resamples:
                 facts.append(("bootstrap resamples", fmt_num(sat.bootstrap_resamples)))
         if s.sweep.oom_batch_size is not None:
@@ -368,6 +374,12 @@ class DocumentBuilder:
         skipped = [b for b in s.sweep.batch_sizes if b not in s.batch_sizes]
         if skipped:
             facts.append(("requested, not measured", ", ".join(str(b) for b in skipped)))
+        fill = s.sweep.memory_fill
+        if fill is not None:
+            where = (f"batch ≈ {fill.fill_batch_size:,}" if fill.fill_batch_size is not None else fill.reason)
+            facts.append(("memory budget", f"{fill.budget_bytes / 1e9:g} GB → fills at {where} (fit m0 + m1·b: "
+                                           f"{fmt_bytes(fill.m0_bytes)} + {fmt_bytes(fill.m1_bytes_per_item)} per "
+                                           f"item); {s.sweep.memory_check}"))
         blocks.append(KeyValues(facts))
 
         png, svg = plots.plot_series(s, self.figure_base(s.run.label, f"{s.model}-{s.device}-{s.dtype}"), name)
@@ -390,6 +402,15 @@ class DocumentBuilder:
                 "queue of requests sees). The gap between them is launch overhead that queued calls hide. The "
                 f"saturation analysis uses the {basis}."
             ))
+        memory = plots.plot_memory(s, self.figure_base(s.run.label, f"{s.model}-{s.device}-{s.dtype}-memory"),
+                                   f"{name}: memory")
+        if memory is not None:
+            kind = s.records[-1].memory_kind
+            blocks.append(FigureBlock(
+                f"{s.model}: memory vs. batch size", self.rel(memory[0]),
+                f"Each point: {MEMORY_KINDS.get(kind, kind)}. Dotted: the line m0 + m1·b fitted to them"
+                + ("; orange: the --memory-budget-gb budget and the batch the line reaches it at"
+                   if s.sweep.memory_fill is not None else "") + ".", svg_path=self.rel(memory[1])))
         blocks.append(self.points_table(s))
         return Section(name, self.anchor(name), blocks)
 
@@ -561,6 +582,75 @@ class DocumentBuilder:
         if not section.children:
             section.blocks.append(Paragraph("No model was measured on more than one device."))
         return section
+
+    def variant_groups(self) -> list[tuple[Run, str, list[Series], list[tuple[str, str]]]]:
+        """Per run and base model with more than the eager variant: its measured series (eager first) and the
+        variants that were skipped, with the reason."""
+        out = []
+        for run in self.inputs.batch_runs:
+            assert run.batch is not None
+            bases: dict[str, list[str]] = {}
+            for name, sweep in run.batch.sweeps.items():
+                bases.setdefault(sweep.base_model or name, []).append(name)
+            for base, names in bases.items():
+                if len(names) < 2:
+                    continue
+                series = sorted((s for s in self.inputs.series if s.run is run and s.model in names),
+                                key=lambda s: (s.sweep.variant != EAGER, s.model))
+                skipped = [(n, run.batch.sweeps[n].variant_skipped) for n in names
+                           if run.batch.sweeps[n].variant_skipped]
+                out.append((run, base, series, skipped))
+        return out
+
+    def variants_section(self) -> Section | None:
+        groups = self.variant_groups()
+        if not groups:
+            return None
+        section = Section("Variants: compiled, graph-captured, channels-last", self.anchor("variants"), [Paragraph(
+            "Each variant of a model was swept like a model of its own, in the same interleaved passes as the "
+            "eager model, so the speed-up at a batch is the ratio of two points measured side by side; its "
+            "interval comes from the passes (both points' pass p saw the same machine state). Compilation and "
+            "graph capture are never timed as inference: the first call at each batch is kept apart and listed."
+        )])
+        for run, base, group, skipped in groups:
+            title = f"{base} variants" + (f" [{run.label}]" if self.several_batch_runs else "")
+            blocks: list = [Callout(f"{name} skipped", reason, tone="warn") for name, reason in skipped]
+            eager = next((s for s in group if s.sweep.variant == EAGER), None)
+            if len(group) >= 2:
+                labels = [s.model for s in group]
+                png, svg = plots.plot_across(group, labels, self.figure_base("variants", f"{run.label}-{base}"),
+                                             f"{base}: variants")
+                blocks.append(FigureBlock(f"{base}: throughput and latency per variant", self.rel(png),
+                                          "Each line is one variant; ★ marks its saturation batch.",
+                                          svg_path=self.rel(svg)))
+                blocks.append(self._across_table(group, labels, versus=labels[0]))
+            if eager is not None:
+                rows = []
+                for s in group:
+                    if s is eager:
+                        continue
+                    for sp in speedups(eager.records, s.records, resamples=self.resamples(s)):
+                        verdict = ("faster" if sp.ci_low > 1 else "slower" if sp.ci_high < 1 else "not resolved")
+                        rows.append([s.sweep.variant, sp.batch_size, sp.speedup, [sp.ci_low, sp.ci_high], verdict])
+                if rows:
+                    blocks.append(TableBlock(
+                        "Speed-up over eager per batch", ["variant", "batch", "speed-up (eager / variant latency)",
+                                                          "95% CI", "verdict"],
+                        [[v, str(b), f"×{x:.2f}", f"{lo:.2f}–{hi:.2f}", w] for v, b, x, (lo, hi), w in rows],
+                        note="Median latency ratio; 'faster'/'slower' when the interval excludes 1.",
+                        numeric={1, 2}, collapsed=len(rows) > 30))
+            builds = [(s.model, s.sweep) for s in group if s.sweep.compile_s is not None]
+            for name, sweep in builds:
+                later = [v for b, v in sweep.first_call_s.items() if b != "1"]
+                spread = (f"; the first call at each further batch (a recompile or capture) took "
+                          f"{_range_text(min(later), max(later))} s" if later else "")
+                blocks.append(Paragraph(f"{name}: {sweep.variant_detail}; building it (first call at batch 1) "
+                                        f"took {fmt_num(sweep.compile_s)} s{spread}. None of this is in the timings."))
+            section.children.append(Section(title, self.anchor(f"variants-{run.label}-{base}"), blocks))
+        return section
+
+    def resamples(self, s: Series) -> int:
+        return s.saturation.bootstrap_resamples if s.saturation is not None else 1000
 
     def cross_run_section(self) -> Section:
         runs = self.inputs.batch_runs
