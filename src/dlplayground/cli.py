@@ -178,12 +178,17 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a study (run NAME --help for its flags)",
                        description="Run the study NAME; the arguments after NAME go to the study.")
     p.add_argument("experiment", metavar="NAME",
-                   help="dropout_overfitting, edge_operators, eigenfaces or gods_longformer")
+                   help="dropout_overfitting, edge_operators, eigenfaces or gods_longformer; or all: the batch-size "
+                        "study on every device, every study, and one combined report (run all --help)")
     p.add_argument("experiment_args", nargs=argparse.REMAINDER, help="the experiment's own flags")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.experiment == "all":
+        from dlplayground import run_all
+
+        return run_all.main(args.experiment_args)
     from dlplayground.studies import study_main
 
     return int(study_main(args.experiment)(args.experiment_args))
