@@ -1,4 +1,5 @@
-"""Edge operators: each finds a synthetic square's edges at the right place; our maps match scikit-image's."""
+"""Edge operators and scenes: each operator finds a square's edges at the right place, our maps match
+scikit-image's, round-off never makes a candidate, and every scene kind has the ground truth it claims."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from scipy import ndimage as ndi
 from skimage.feature import canny
 
 from dlplayground.errors import UserInputError
+from dlplayground.studies.edges.evaluation import Condition, condition_data
+from dlplayground.studies.edges.matching import match_edges
 from dlplayground.studies.edges.operators import (
+    FAMILY_MEMBERS,
     OPERATORS,
+    STRENGTH_FLOOR,
     check_image,
     check_image_stack,
     edge_response,
@@ -17,8 +22,8 @@ from dlplayground.studies.edges.operators import (
     operator_grid,
     zero_crossings,
 )
-from dlplayground.studies.edges.scenes import SCENE_KINDS, degrade, make_scenes
-from dlplayground.studies.edges.scoring import match_edges
+from dlplayground.studies.edges.scenes import MIN_CONTRAST, SCENE_KINDS, degrade, make_scenes
+from dlplayground.studies.edges.scoring import threshold_grid
 
 ALL_PAIRS = [(op, s) for s in (0.0, 1.0, 2.0) for op in OPERATORS if s > 0 or OPERATORS[op].allows_unsmoothed]
 
@@ -183,3 +188,126 @@ def test_bad_stacks_and_operator_choices():
     assert ("log", 0.0) not in operator_grid(["log", "sobel"], [0.0, 1.0])
     assert ("sobel", 0.0) in operator_grid(["log", "sobel"], [0.0, 1.0])
     assert check_image(np.eye(6, dtype=bool)).dtype == np.float64
+
+
+# ------------------------------------------------------------------------------------- dead band
+def test_zero_crossings_ignore_values_inside_the_dead_band():
+    lap = np.zeros((5, 9))
+    lap[:, :4] = 1e-12  # round-off either side of zero: no crossing with a band of 1e-9
+    lap[:, 4:] = -1e-12
+    assert zero_crossings(lap).any()  # without a band, round-off crosses
+    assert not zero_crossings(lap, dead_band=1e-9).any()
+    # a real crossing through one in-band pixel is kept, marked at that pixel
+    lap[:, :3], lap[:, 3], lap[:, 4:] = 1.0, 1e-12, -1.0
+    strength = zero_crossings(lap, dead_band=1e-9)
+    assert np.all(strength[:, 3] == pytest.approx(1.0))
+    assert not strength[:, [0, 1, 2, 4, 5, 6, 7, 8]].any()
+
+
+@pytest.mark.parametrize("op", ["laplace3", "log", "sobel", "dog"])
+def test_shaded_scenes_give_only_meaningful_candidates(op):
+    """Before the dead band 60-70 % of the 3x3 Laplacian's candidates on a shaded face were round-off (< 1e-9)."""
+    sigma = 0.0 if OPERATORS[op].allows_unsmoothed else 1.0
+    scenes = make_scenes("faces", 3, seed=0, size=96)
+    strengths = [edge_response(s.image, op, sigma).strength for s in scenes]
+    candidates = np.concatenate([s[s > 0] for s in strengths])
+    assert len(candidates) > 200
+    assert candidates.min() > 1e-9
+    assert threshold_grid(strengths, 20)[0] > 1e-9  # the grid starts at a real strength
+
+
+def test_round_off_on_a_ramp_makes_no_crossing_but_a_step_does():
+    rows = np.linspace(0.2, 0.8, 32)[:, None] * np.ones((1, 32))
+    ramp = rows + np.random.default_rng(0).normal(0, 1e-15, rows.shape)  # shading plus round-off
+    for sigma in (0.0, 1.0):  # the 3x3 kernel sums to zero: on a ramp its Laplacian is round-off only
+        smooth = ndi.gaussian_filter(ramp, sigma, mode="nearest") if sigma else ramp
+        assert np.abs(ndi.laplace(smooth, mode="nearest")[6:-6]).max() < 1e-12  # off the padded border rows
+        assert not edge_response(ramp, "laplace3", sigma).strength.any()
+    step = ramp.copy()
+    step[:, 16:] += 0.15
+    strength = edge_response(step, "laplace3", 0.0).strength
+    assert strength[2:-2, 15:17].max(axis=1).min() > 0.1  # the weakest real step stays, far above the band
+    assert STRENGTH_FLOOR * np.ptp(step) < 1e-5
+
+
+def test_families_are_equal_sized_and_exist():
+    assert len(FAMILY_MEMBERS["gradient"]) == len(FAMILY_MEMBERS["laplacian"])
+    for family, members in FAMILY_MEMBERS.items():
+        assert all(OPERATORS[m].family == family for m in members)
+
+
+# ----------------------------------------------------------------------------------------- scenes
+def test_scene_cache_returns_the_same_read_only_scenes():
+    first = make_scenes("lines", 2, seed=(3, 4), size=48)
+    again = make_scenes("lines", 2, seed=(3, 4), size=48)
+    assert first[0] is again[0]
+    with pytest.raises(ValueError, match="read-only"):
+        first[0].image[0, 0] = 1.0
+    assert make_scenes("lines", 2, seed=(3, 5), size=48)[0].image.tolist() != first[0].image.tolist()
+
+
+def test_textured_scenes_keep_region_edges_and_real_steps():
+    for scene in make_scenes("textured", 3, seed=1, size=64):
+        np.testing.assert_array_equal(scene.edges[1:-1, 1:-1], (
+            (scene.labels[1:-1, 1:-1] != scene.labels[1:-1, 2:]) | (scene.labels[1:-1, 1:-1] != scene.labels[2:, 1:-1])
+        ))
+        # inside one region the grating varies the grey level, but by less than a step between regions
+        inner = ndi.binary_erosion(scene.labels == 0, iterations=3)
+        spread = np.ptp(scene.image[inner])
+        assert 0.02 < spread < MIN_CONTRAST
+
+
+def _thin(mask):
+    """No 2 x 2 block fully set: a 1-pixel-thin line."""
+    return not (mask[:-1, :-1] & mask[1:, :-1] & mask[:-1, 1:] & mask[1:, 1:]).any()
+
+
+@pytest.mark.parametrize("kind", ["lines", "roofs"])
+def test_curve_scenes_truth_is_the_thin_centreline(kind):
+    for scene in make_scenes(kind, 3, seed=2, size=64):
+        assert scene.curves
+        assert scene.edges.sum() > 20
+        assert _thin(scene.edges)
+        assert not scene.edges[0].any()
+        assert not scene.edges[:, -1].any()
+        points = np.concatenate([c.points() for c in scene.curves])
+        truth = np.argwhere(scene.edges)
+        distance = np.min(np.hypot(*(truth[:, None, :] - points[None, :, :]).transpose(2, 0, 1)), axis=1)
+        assert distance.max() <= 0.75  # every truth pixel sits on a curve
+        # the image departs from the shaded ground only near the curves (within the profile's half-width)
+        half = max(c.half_width_px for c in scene.curves)
+        far = ndi.distance_transform_edt(~ndi.binary_dilation(scene.edges, iterations=1)) > half + 2
+        ground = scene.image[far]
+        rows, cols = np.nonzero(far)
+        design = np.column_stack([np.ones(len(rows)), rows, cols])
+        fit = np.linalg.lstsq(design, ground, rcond=None)[0]
+        assert np.abs(design @ fit - ground).max() < 0.02  # flat ground times a linear ramp: linear
+
+
+def test_roof_is_a_crease_and_line_a_bar():
+    roof = make_scenes("roofs", 1, seed=5, size=64)[0]
+    line = make_scenes("lines", 1, seed=5, size=64)[0]
+    for scene, profile in ((roof, "roof"), (line, "line")):
+        curve = scene.curves[0]
+        assert curve.profile == profile
+        d = np.linspace(0, 8, 17)
+        w = curve.weight(d)
+        assert w[0] == 1.0
+        assert w[-1] == 0.0
+        if profile == "roof":
+            assert np.all(np.diff(w[d <= curve.half_width_px]) < 0)  # linear fall: a tent
+        else:
+            assert set(np.unique(w)) == {0.0, 1.0}  # a box
+
+
+def test_conditions_share_scenes_but_never_noise():
+    a, b = Condition("shapes", 0.0, 0.05), Condition("shapes", 0.0, 0.1)
+    images_a, truths_a = condition_data(a, "score", 3, 48, seed=0)
+    images_b, truths_b = condition_data(b, "score", 3, 48, seed=0)
+    clean = make_scenes("shapes", 3, seed=(0, SCENE_KINDS.index("shapes"), 2), size=48)
+    for ia, ib, ta, tb, scene in zip(images_a, images_b, truths_a, truths_b, clean, strict=True):
+        np.testing.assert_array_equal(ta, tb)  # the same scenes
+        noise_a, noise_b = (ia - scene.image) / 0.05, (ib - scene.image) / 0.1
+        assert abs(np.corrcoef(noise_a.ravel(), noise_b.ravel())[0, 1]) < 0.1  # independent, not rescaled copies
+    tuning, _ = condition_data(a, "tune", 3, 48, seed=0)
+    assert not np.allclose(tuning[0], images_a[0], atol=0.3)  # tuning scenes are other scenes

@@ -1,4 +1,4 @@
-"""experiments/edge_operators.py end to end (--quick) and its answers to bad input."""
+"""experiments/edge_operators.py end to end (--quick, with and without a BSDS folder) and its answers to bad input."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ import pytest
 from dlplayground.data.olivetti import CACHE_FILE
 from dlplayground.results import read_envelope
 from dlplayground.studies.edges.operators import operator_label
+from dlplayground.studies.edges.scenes import SCENE_KINDS
+from dlplayground.studies.edges.scoring import heldout_f
+from test_bsds import write_bsds_folder
 
 
 @pytest.fixture(scope="module")
@@ -24,40 +27,50 @@ def no_default_olivetti(tmp_path, monkeypatch):
     monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn_home"))
 
 
-def test_quick_run_writes_a_complete_envelope(study, tmp_path, no_default_olivetti, capsys):
-    out = tmp_path / "run"
-    assert study.main(["--quick", "--out", str(out)]) == 0
-    printed = capsys.readouterr()
-    assert "offline fallback" in printed.err  # the fallback faces are announced
-    env = read_envelope(out / "result.json")
+@pytest.fixture(scope="module")
+def quick_run(study, tmp_path_factory):
+    """One --quick run (seed 3) shared by the checks on its envelope."""
+    home = tmp_path_factory.mktemp("sklearn_home")
+    out = tmp_path_factory.mktemp("edges") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SCIKIT_LEARN_DATA", str(home))
+        assert study.main(["--quick", "--out", str(out), "--seed", "3"]) == 0
+    return out, read_envelope(out / "result.json")
+
+
+def test_quick_run_writes_a_complete_envelope(quick_run):
+    out, env = quick_run
     result = env.result
     assert env.study == "edge_operators"
     assert "offline fallback" in result.data_source
-    assert "claim" in result.verdict
-    assert result.metrics["conditions"] == 4
+    assert result.metrics["conditions_compared"] == 2 * len(SCENE_KINDS)  # every kind at noise 0 and 0.1
     assert result.metrics["face_data_fallback"] == 1
-    assert 0 <= result.metrics["mean_ods_f_best_gradient"] <= 1
-    titles = {t.title for t in result.tables}
-    assert {"Gradient vs Laplacian per condition", "Winner per condition", "Face stability under noise",
-            "Pratt's figure of merit (best scale, ODS threshold)", "Cross-checks against scikit-image"} <= titles
+    assert sum(result.metrics[f"conditions_{k}"] for k in ("gradient_better", "laplacian_better", "unresolved")) == \
+        result.metrics["conditions_compared"]
+    assert "Holm-corrected" in result.verdict
+    # the lead figure is the example grid, then the per-condition paired difference
+    assert [f.path for f in result.figures[:2]] == ["examples.png", "differences.png"]
+    assert len(result.figures) == 6
+    for fig in result.figures:
+        assert (out / fig.path).is_file()
+    # short tables first, the long per-condition ones last
+    titles = [t.title for t in result.tables]
+    assert titles[0] == "Gradient vs Laplacian per scene kind"
+    assert titles[-4:] == ["Gradient vs Laplacian per condition (held-out, Holm-corrected)",
+                           "Best operator per condition (held-out F)", "Per operator: held-out F, ODS/OIS/AP, FOM",
+                           "Tuning images: ODS F per operator at each scale"]
     checks = next(t for t in result.tables if t.title.startswith("Cross-checks"))
     assert checks.columns[2] == "pixels differing"
     assert checks.rows[0][2] == 0  # our Canny == skimage's
     assert checks.rows[0][3] > 0
-    for fig in result.figures:
-        assert (out / fig.path).is_file()
-    assert len(result.figures) == 5
-    # the recorded config is the resolved one: every value filled in (only the optional data path is None)
+    # the recorded config is the resolved one: every value filled in (only the optional data paths are None)
     assert env.config["quick"] is True
-    assert env.config["bootstrap_resamples"] == 200
-    assert env.config["workers"] == 1
-    assert [k for k, v in env.config.items() if v is None] == ["olivetti"]
+    assert (env.config["bootstrap_resamples"], env.config["permutations"], env.config["workers"]) == (200, 500, 1)
+    assert [k for k, v in env.config.items() if v is None] == ["olivetti", "bsds"]
 
 
-def test_result_keeps_raw_values_and_per_image_scores(study, tmp_path, no_default_olivetti):
-    out = tmp_path / "run"
-    assert study.main(["--quick", "--out", str(out), "--seed", "3"]) == 0
-    env = read_envelope(out / "result.json")
+def test_result_keeps_raw_values_and_per_image_counts(quick_run):
+    out, env = quick_run
     result = env.result
     # no pre-formatted numbers: cells are numbers, labels, None or [low, high] intervals
     for table in result.tables:
@@ -69,30 +82,66 @@ def test_result_keeps_raw_values_and_per_image_scores(study, tmp_path, no_defaul
                 elif isinstance(cell, list):
                     assert len(cell) == 2
                     assert all(isinstance(v, float) for v in cell)
-    family = next(t for t in result.tables if t.title == "Gradient vs Laplacian per condition")
-    column = family.columns.index("best gradient F")
-    assert result.metrics["mean_ods_f_best_gradient"] == pytest.approx(np.mean([r[column] for r in family.rows]))
-    low, high = family.rows[0][family.columns.index("95% CI")]
-    assert low <= family.rows[0][family.columns.index("difference")] <= high
-    # the raw record: bootstrap settings and the per-image values behind the tables
+    family = next(t for t in result.tables if t.title.startswith("Gradient vs Laplacian per condition"))
+    col = family.columns.index
+    gradient_f = [r[col("gradient F")] for r in family.rows]
+    assert result.metrics["mean_heldout_f_gradient"] == pytest.approx(np.mean(gradient_f))
+    for row in family.rows:
+        low, high = row[col(family.columns[10])]
+        assert low <= row[col("difference")] <= high
+        assert row[col("p")] <= row[col("Holm p")] <= 1.0
     raw = result.raw
-    assert raw["bootstrap"]["synthetic"] == {"resamples": 200, "level": 0.95, "seed": 3}
-    assert raw["bootstrap"]["faces"] == {"resamples": 200, "level": 0.95, "seed": 4}
-    assert raw["bootstrap"]["unit"] == "image"
-    assert len(raw["synthetic"]) == result.metrics["conditions"]
-    scores = next(t for t in result.tables if t.title.startswith("ODS/OIS/FOM"))
-    fom_col = scores.columns.index("FOM")
-    first = raw["synthetic"][0]
-    assert len(first["true_pixels"]) == 4
+    assert raw["bootstrap"]["synthetic"] == {"resamples": 200, "level": 0.95, "seed": 3, "permutations": 500}
+    assert raw["bootstrap"]["faces"]["seed"] == 4
+    assert raw["count_columns"] == ["matched_detected", "detected", "matched_true", "true"]
+    assert len(raw["conditions"]) == result.metrics["conditions_compared"]
+    scores = next(t for t in result.tables if t.title.startswith("Per operator"))
+    first = raw["conditions"][0]
+    assert len(first["true_pixels"]) == 4  # held-out images
     for op, entry in first["operators"].items():
-        assert len(entry["matched"]) == len(entry["detected"]) == len(entry["fom"]) == 4
+        matched = entry.get("matched_true", entry["matched_detected"])  # one annotator: the same
+        counts = np.column_stack([entry["matched_detected"], entry["detected"], matched, first["true_pixels"]])
+        assert counts.shape == (4, 4)
+        assert len(entry["fom"]) == 4
         row = next(r for r in scores.rows if r[:4] == [first["kind"], first["blur_px"], first["noise"],
                                                        operator_label(op)])
-        assert row[fom_col] == pytest.approx(np.mean(entry["fom"]))
-        # pooled counts at the recorded threshold give the table's ODS precision
-        assert row[scores.columns.index("ODS P")] == pytest.approx(sum(entry["matched"]) / sum(entry["detected"]))
+        # the table's held-out F and FOM are those of the recorded per-image values
+        assert row[scores.columns.index("held-out F")] == pytest.approx(float(heldout_f(counts)))
+        assert row[scores.columns.index("FOM")] == pytest.approx(np.mean(entry["fom"]))
+        assert row[scores.columns.index("sigma (px)")] == entry["sigma_px"]
+    assert first["family"]["p_holm"] >= first["family"]["p"]
     assert {len(f["agreement_f"]) for f in raw["faces"]} == {result.metrics["face_images"]}
-    assert (out / "result.json").stat().st_size < 200_000
+    assert (out / "result.json").stat().st_size < 300_000
+
+
+def test_the_same_seed_gives_the_same_result(study, quick_run, tmp_path, no_default_olivetti):
+    _, first = quick_run
+    out = tmp_path / "again"
+    assert study.main(["--quick", "--out", str(out), "--seed", "3"]) == 0
+    again = read_envelope(out / "result.json")
+    assert again.result.verdict == first.result.verdict
+    assert again.result.raw == first.result.raw
+
+
+def test_quick_run_scores_a_bsds_folder(study, tmp_path, no_default_olivetti):
+    write_bsds_folder(tmp_path / "bsds", per_split=3)
+    out = tmp_path / "run"
+    assert study.main(["--quick", "--out", str(out), "--scene-kinds", "shapes", "--bsds", str(tmp_path / "bsds"),
+                       "--bsds-images", "2"]) == 0
+    result = read_envelope(out / "result.json").result
+    assert "BSDS500 from" in result.data_source
+    assert "tuned on 2 val images, scored on 2 test images" in \
+        result.data_source
+    assert result.metrics["conditions_compared"] == 3  # shapes at two noise levels + BSDS
+    assert "bsds_heldout_f_difference" in result.metrics
+    assert "On BSDS500 photographs (tuned on val, scored on test" in result.verdict
+    family = next(t for t in result.tables if t.title.startswith("Gradient vs Laplacian per condition"))
+    assert family.rows[-1][0] == "BSDS500"
+    bsds = result.raw["conditions"][-1]
+    assert bsds["kind"] == "BSDS500"
+    assert bsds["true_pixels"] == [24 + (24 + 36 - 1)] * 2  # both annotators' boundary pixels, summed
+    assert all(v is None for entry in bsds["operators"].values() for v in entry["fom"])  # FOM: one truth only
+    assert all(len(entry["matched_true"]) == 2 for entry in bsds["operators"].values())  # two annotators
 
 
 def test_resolve_fills_every_default(study):
@@ -100,14 +149,19 @@ def test_resolve_fills_every_default(study):
     quick = study.resolve(parser.parse_args(["--quick"]))
     full = study.resolve(parser.parse_args([]))
     for config in (quick, full):
-        assert [k for k, v in config.to_dict().items() if v is None] == ["olivetti"]
-    assert (full.images_per_kind, full.bootstrap_resamples, full.sigmas_px) == (30, 1000, (0.0, 1.0, 2.0, 3.0))
-    assert (quick.images_per_kind, quick.workers) == (4, 1)
+        assert [k for k, v in config.to_dict().items() if v is None] == ["olivetti", "bsds"]
+    assert (full.score_images_per_kind, full.tune_images_per_kind, full.bootstrap_resamples) == (24, 8, 1000)
+    assert full.scene_kinds == SCENE_KINDS
+    assert full.blur_levels_px == (0.0, 1.0, 2.0)
+    assert (quick.score_images_per_kind, quick.workers) == (4, 1)
     assert 1 <= full.workers <= 2
     overridden = study.resolve(parser.parse_args(["--quick", "--bootstrap", "300", "--noise-levels", "0.05",
-                                                  "--threads", "1", "--workers", "2"]))
+                                                  "--threads", "1", "--workers", "2", "--scene-kinds", "roofs,lines",
+                                                  "--tune-images", "5", "--permutations", "1000"]))
     assert (overridden.bootstrap_resamples, overridden.noise_levels, overridden.threads, overridden.workers) == (
         300, (0.05,), 1, 2)
+    assert (overridden.scene_kinds, overridden.tune_images_per_kind, overridden.permutations) == (
+        ("roofs", "lines"), 5, 1000)
     assert overridden.sigmas_px == quick.sigmas_px
 
 
@@ -116,23 +170,30 @@ def test_quick_run_reads_olivetti_from_a_given_path(study, tmp_path):
     faces = rng.integers(0, 255, size=(10, 4096)).astype(np.uint8)
     joblib.dump(faces, tmp_path / CACHE_FILE, compress=6)
     out = tmp_path / "run"
-    assert study.main(["--quick", "--out", str(out), "--olivetti", str(tmp_path), "--face-images", "2",
-                       "--images-per-kind", "2", "--noise-levels", "0.1", "--operators", "dog,log"]) == 0
+    assert study.main(["--quick", "--out", str(out), "--olivetti", str(tmp_path), "--face-images", "4",
+                       "--images-per-kind", "2", "--tune-images", "1", "--noise-levels", "0.1",
+                       "--operators", "dog,log", "--scene-kinds", "faces"]) == 0
     result = read_envelope(out / "result.json").result
     assert "Olivetti faces (10 images)" in result.data_source
     assert result.metrics["face_data_fallback"] == 0
+    assert "On real faces (Olivetti" in result.verdict
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--olivetti", "/no/such/olivetti.pkz"], "no such file"),
+        (["--bsds", "/no/such/bsds"], "--bsds '/no/such/bsds': no such folder"),
         (["--operators", "sobel,prewitt"], "unknown operator 'prewitt'"),
+        (["--scene-kinds", "shapes,clouds"], "unknown scene kind 'clouds'"),
         (["--noise-levels", "0,abc"], "comma-separated numbers"),
         (["--noise-levels", "0,nan"], "finite and >= 0"),
         (["--sigmas", "-1"], "finite and >= 0"),
         (["--sigmas", "0", "--operators", "log,dog"], "no operator is defined"),
         (["--images-per-kind", "0"], "--images-per-kind must be >= 2"),
+        (["--permutations", "10"], "--permutations must be >= 100"),
+        (["--bsds-images", "0"], "--bsds-images must be >= 1"),
+        (["--face-images", "1"], "--face-images must be >= 2"),
         (["--tolerance-px", "-2"], "--tolerance-px"),
         (["--face-edge-density", "0.9"], "--face-edge-density"),
     ],
@@ -154,9 +215,16 @@ def test_bad_olivetti_files_exit_2(study, tmp_path, capsys):
     joblib.dump(np.zeros((3, 3, 3)), bad, compress=6)  # wrong dims: not images of 64x64
     assert study.main(["--quick", "--out", str(tmp_path / "o2"), "--olivetti", str(bad)]) == 2
     assert "shape" in capsys.readouterr().err
-    joblib.dump(np.zeros((0, 4096)), bad, compress=6)  # empty dataset
-    assert study.main(["--quick", "--out", str(tmp_path / "o3"), "--olivetti", str(bad)]) == 2
-    assert "n >= 1" in capsys.readouterr().err
     bad.write_text("not a pickle")
     assert study.main(["--quick", "--out", str(tmp_path / "o4"), "--olivetti", str(bad)]) == 2
     assert "not a joblib pickle" in capsys.readouterr().err
+
+
+def test_bad_bsds_folder_exits_2_before_any_work(study, tmp_path, no_default_olivetti, capsys):
+    data = write_bsds_folder(tmp_path / "bsds", per_split=1)
+    (data / "groundTruth" / "test" / "100t.mat").unlink()
+    assert study.main(["--quick", "--out", str(tmp_path / "o"), "--bsds", str(tmp_path / "bsds")]) == 2
+    err = capsys.readouterr().err
+    assert "no ground truth" in err
+    assert "100t.mat" in err
+    assert "synthetic benchmark" not in err  # refused before the long work

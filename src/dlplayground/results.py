@@ -291,8 +291,9 @@ class StudyResult:
 
     ``question`` and ``verdict`` are prose (the verdict is computed from the numbers by the study's rule);
     ``metrics`` are the headline figures as raw values (an interval as a ``[low, high]`` pair);
-    ``tables``/``figures`` carry the detail. ``figures[0]`` is the lead figure: the report shows it right after
-    the verdict, before the metrics and tables, so a study lists first the figure that carries its answer.
+    ``tables``/``figures`` carry the detail. The first ``lead_figures`` figures (one by default) lead: the report
+    shows them right after the verdict, before the metrics and tables, so a study lists first the figures that
+    carry its answer.
     """
 
     study: str
@@ -306,6 +307,7 @@ class StudyResult:
     """The raw values the figures were derived from (per-pass accuracies, per-image scores, per-seed runs,
     bootstrap settings), as plain JSON, so a reader can re-derive or re-analyse without re-running."""
     elapsed_s: float | None = None
+    lead_figures: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(asdict(self))
@@ -317,7 +319,7 @@ class StudyResult:
             data_source=data.get("data_source", ""), metrics=dict(data.get("metrics", {})),
             tables=[Table(**t) for t in data.get("tables", [])],
             figures=[Figure(**f) for f in data.get("figures", [])], raw=dict(data.get("raw", {})),
-            elapsed_s=data.get("elapsed_s"),
+            elapsed_s=data.get("elapsed_s"), lead_figures=int(data.get("lead_figures", 1)),
         )
 
 

@@ -711,10 +711,10 @@ class DocumentBuilder:
             section.blocks.append(Paragraph(result.question))
         # Neutral tone: a verdict may well say the claim does not hold.
         section.blocks.append(Callout("Verdict", result.verdict or "(no verdict given)", tone="info"))
-        # The study's first figure is its lead figure: it carries the answer, so it comes straight after it.
+        # The study's lead figures carry its answer, so they come straight after it.
         figures = [b for b in (self.copy_figure(run, fig) for fig in result.figures) if b is not None]
-        if figures:
-            section.blocks.append(figures[0])
+        lead = max(0, result.lead_figures)
+        section.blocks.extend(figures[:lead])
         fallback = "offline fallback" in (result.data_source or "").lower()
         facts = [] if fallback else [("data", result.data_source or "—")]
         if result.elapsed_s is not None:
@@ -736,7 +736,7 @@ class DocumentBuilder:
             section.blocks.append(TableBlock(table.title, list(table.columns),
                                              [[fmt_cell(c) for c in row] for row in table.rows],
                                              note=table.note, numeric=numeric, collapsed=len(table.rows) > 30))
-        section.blocks.extend(figures[1:])
+        section.blocks.extend(figures[lead:])
         return section
 
     def copy_figure(self, run: Run, fig: ResultFigure) -> FigureBlock | None:

@@ -13,27 +13,28 @@ from pathlib import Path
 from typing import Any
 
 from dlplayground.errors import UserInputError, choices_text
+from dlplayground.studies.edges.matching import DEFAULT_TOLERANCE_PX
 from dlplayground.studies.edges.operators import OPERATORS, operator_grid
 from dlplayground.studies.edges.scenes import SCENE_KINDS
-from dlplayground.studies.edges.scoring import DEFAULT_TOLERANCE_PX
 from dlplayground.studies.runner import StudyConfig
 
 FULL_DEFAULTS: dict[str, Any] = {
-    "operators": tuple(OPERATORS), "sigmas_px": (0.0, 1.0, 2.0, 3.0), "noise_levels": (0.0, 0.02, 0.05, 0.1, 0.2),
-    "blur_levels_px": (0.0, 1.0), "scene_kinds": SCENE_KINDS, "images_per_kind": 30, "scene_size_px": 96,
-    "n_thresholds": 30, "tolerance_px": DEFAULT_TOLERANCE_PX, "bootstrap_resamples": 1000, "face_images": 100,
-    "face_noise_levels": (0.02, 0.05, 0.1), "face_sigmas_px": (0.0, 1.0, 2.0), "face_edge_density": 0.08,
-    "face_noise_draws": 2,
+    "operators": tuple(OPERATORS), "sigmas_px": (0.0, 1.0, 2.0, 3.0), "noise_levels": (0.0, 0.05, 0.1, 0.2),
+    "blur_levels_px": (0.0, 1.0, 2.0), "scene_kinds": SCENE_KINDS, "tune_images_per_kind": 8,
+    "score_images_per_kind": 24, "scene_size_px": 96, "n_thresholds": 20, "tolerance_px": DEFAULT_TOLERANCE_PX,
+    "bootstrap_resamples": 1000, "permutations": 10000, "face_images": 100, "face_noise_levels": (0.02, 0.05, 0.1),
+    "face_sigmas_px": (0.0, 1.0, 2.0), "face_edge_density": 0.08, "face_noise_draws": 2, "bsds_images": 10,
 }
 """The default run (``workers`` is resolved from the machine: min(2, CPUs))."""
 QUICK_DEFAULTS: dict[str, Any] = {
     **FULL_DEFAULTS, "sigmas_px": (1.0,), "noise_levels": (0.0, 0.1), "blur_levels_px": (0.0,),
-    "images_per_kind": 4, "scene_size_px": 64, "n_thresholds": 10, "bootstrap_resamples": 200, "face_images": 6,
-    "face_noise_levels": (0.05,), "face_sigmas_px": (1.0,), "face_noise_draws": 1, "workers": 1,
+    "tune_images_per_kind": 3, "score_images_per_kind": 4, "scene_size_px": 64, "n_thresholds": 10,
+    "bootstrap_resamples": 200, "permutations": 500, "face_images": 6, "face_noise_levels": (0.05,),
+    "face_sigmas_px": (1.0,), "face_noise_draws": 1, "workers": 1, "bsds_images": 2,
 }
-"""Seconds-scale smoke run: every code path, tiny sizes, in-process."""
+"""Seconds-scale smoke run: every code path (every scene kind), tiny sizes, in-process."""
 CI_LEVEL = 0.95
-"""Confidence level of every bootstrap interval of the study."""
+"""Confidence level of the per-operator intervals; 1 - CI_LEVEL is the family-wise error rate of the decisions."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,28 +44,36 @@ class EdgeStudyConfig(StudyConfig):
     olivetti: Path | None
     """Olivetti cache file or the folder holding it; ``None``: not given (scikit-learn's data home, else the
     lfw_subset fallback)."""
+    bsds: Path | None
+    """BSDS500 folder (``images/`` + ``groundTruth/``, or a folder above them); ``None``: synthetic scenes only."""
+    bsds_images: int
+    """BSDS images read per split (the first by id): tuning on ``val``, scoring on ``test``."""
     operators: tuple[str, ...]
     """Operators compared (names of ``operators.OPERATORS``)."""
     sigmas_px: tuple[float, ...]
-    """Matched Gaussian scales (px) for the synthetic benchmark; 0 = the raw 3x3 kernels only."""
+    """Gaussian scales (px) each operator may choose from on the tuning images; 0 = the raw 3x3 kernels only."""
     noise_levels: tuple[float, ...]
     """Additive Gaussian noise sigmas (grey levels on a 0-1 scale)."""
     blur_levels_px: tuple[float, ...]
     """Gaussian blur (px) applied before the noise."""
     scene_kinds: tuple[str, ...]
     """Synthetic scene kinds (``scenes.SCENE_KINDS``)."""
-    images_per_kind: int
-    """Synthetic images per kind: the bootstrap's sampling unit."""
+    tune_images_per_kind: int
+    """Tuning images per kind: where scales and thresholds are chosen (never scored)."""
+    score_images_per_kind: int
+    """Held-out images per kind: the scored images and the bootstrap's and permutation test's unit."""
     scene_size_px: int
     """Side of the square synthetic images (px)."""
     n_thresholds: int
-    """Thresholds per ODS/OIS sweep."""
+    """Thresholds per sweep."""
     tolerance_px: float
-    """Matching radius (px) for pairing detected with true edge pixels."""
+    """Matching radius (px) for pairing detected with true edge pixels on the synthetic scenes."""
     bootstrap_resamples: int
     """Bootstrap resamples of the images for every interval."""
+    permutations: int
+    """Random within-image swaps per paired permutation test (the smallest p-value is 1 / (1 + this))."""
     face_images: int
-    """Real faces for the stability measurement, spread evenly over the set."""
+    """Real faces for the stability measurement, spread evenly over the set (half tune, half are compared)."""
     face_noise_levels: tuple[float, ...]
     """Noise sigmas added to the faces."""
     face_sigmas_px: tuple[float, ...]
@@ -89,13 +98,22 @@ class EdgeStudyConfig(StudyConfig):
                 raise UserInputError(f"{flag}: need at least one value")
             if any(not math.isfinite(v) or v < 0 for v in values):
                 raise UserInputError(f"{flag}: values must be finite and >= 0, got {list(values)}")
+        if not self.scene_kinds:
+            raise UserInputError("--scene-kinds: need at least one scene kind")
+        for kind in self.scene_kinds:
+            if kind not in SCENE_KINDS:
+                raise UserInputError(f"--scene-kinds: unknown scene kind {kind!r}; "
+                                     f"expected {choices_text(SCENE_KINDS)}")
         if not operator_grid(list(self.operators), list(self.sigmas_px)):
             raise UserInputError("--sigmas/--operators: no operator is defined at these scales "
                                  "(sigma = 0 only suits sobel, scharr and laplace3)")
-        for flag, value, low in (("--images-per-kind", self.images_per_kind, 2), ("--face-images", self.face_images, 1),
-                                 ("--thresholds", self.n_thresholds, 2), ("--bootstrap", self.bootstrap_resamples, 50),
-                                 ("--workers", self.workers, 1), ("--face-noise-draws", self.face_noise_draws, 1),
-                                 ("--scene-size", self.scene_size_px, 32)):
+        for flag, value, low in (
+            ("--images-per-kind", self.score_images_per_kind, 2), ("--tune-images", self.tune_images_per_kind, 1),
+            ("--face-images", self.face_images, 2), ("--thresholds", self.n_thresholds, 2),
+            ("--bootstrap", self.bootstrap_resamples, 50), ("--permutations", self.permutations, 100),
+            ("--workers", self.workers, 1), ("--face-noise-draws", self.face_noise_draws, 1),
+            ("--scene-size", self.scene_size_px, 32), ("--bsds-images", self.bsds_images, 1),
+        ):
             if value < low:
                 raise UserInputError(f"{flag} must be >= {low}, got {value}")
         if not math.isfinite(self.tolerance_px) or self.tolerance_px < 0:

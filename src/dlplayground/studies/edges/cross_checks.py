@@ -13,8 +13,8 @@ import numpy as np
 from dlplayground.results import Table
 from dlplayground.studies.edges.config import EdgeStudyConfig
 from dlplayground.studies.edges.evaluation import Condition, config_condition_data, face_map
+from dlplayground.studies.edges.matching import match_edges
 from dlplayground.studies.edges.operators import CANNY_LOW_RATIO, edge_response, operator_label
-from dlplayground.studies.edges.scoring import match_edges
 
 CHECK_IMAGES = 4
 """Clean scenes the checks run on (the first of the run's first scene kind)."""

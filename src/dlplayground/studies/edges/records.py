@@ -1,11 +1,14 @@
 """The raw values behind the tables and figures, for ``StudyResult.raw`` (plain JSON).
 
-Kept: per condition, each image's true edge-pixel count, and for each operator at its best scale its ODS
-threshold and each image's matched and detected counts and Pratt FOM there (an image's F is
-``2 matched / (detected + true)``, with the empty-map conventions of ``scoring``; the counts, unlike F, can
-be pooled over images); per face measurement, each face's agreement; the bootstrap settings. Not kept: the
-full per-threshold sweeps and the sweeps at the other scales (tens of thousands of counts: re-run the study
-with the recorded config and seed to get them), and no edge maps.
+Kept, per condition: each held-out image's true edge-pixel count (summed over annotators), and for each
+operator its choice on the tuning images (scale, threshold index and value, tuning F) and each held-out
+image's counts at that threshold -- ``matched_detected`` and ``detected``, plus ``matched_true`` where it
+differs from ``matched_detected`` (several annotators): with ``true_pixels`` these are the four
+``matching.COUNT_COLUMNS``, and the held-out F is that of the counts summed over the images -- and Pratt's FOM
+there; the family comparison (members, difference, interval, p-values);
+per panel the noise trend; per face measurement, each face's agreement; the bootstrap and permutation
+settings. Not kept: the per-threshold sweeps (re-run with the recorded config and seed to get them) and no
+edge maps.
 """
 
 from __future__ import annotations
@@ -13,37 +16,52 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dlplayground.studies.edges.analysis import ConditionAnalysis, Resampling
+import numpy as np
+
+from dlplayground.studies.edges.analysis import BenchmarkAnalysis, ConditionAnalysis, Resampling
 from dlplayground.studies.edges.evaluation import FaceStability
+from dlplayground.studies.edges.matching import COUNT_COLUMNS
 
 
 def _condition_record(analysis: ConditionAnalysis) -> dict[str, Any]:
     c = analysis.condition
-    any_table = next(iter(analysis.scores.values())).table
+    any_score = next(iter(analysis.scores.values()))
     operators = {}
     for op, s in analysis.scores.items():
-        at_ods = s.table.counts[:, s.ods_index]
         operators[op] = {
-            "sigma_px": s.sigma, "ods_threshold_index": s.ods_index, "ods_threshold": s.table.thresholds[s.ods_index],
-            "matched": at_ods[:, 0], "detected": at_ods[:, 1], "fom": s.fom_per_image,
+            "sigma_px": s.sigma, "threshold_index": s.tuned.threshold_index, "threshold": s.tuned.threshold,
+            "tuning_f": s.tuned.tuning_f, "matched_detected": s.counts[:, 0], "detected": s.counts[:, 1],
+            "fom": s.fom_per_image,
         }
-    return {"kind": c.kind, "blur_px": c.blur_px, "noise": c.noise, "true_pixels": any_table.counts[:, 0, 2],
-            "operators": operators}
+        if not np.array_equal(s.counts[:, 0], s.counts[:, 2]):
+            operators[op]["matched_true"] = s.counts[:, 2]
+    record: dict[str, Any] = {"kind": c.kind, "blur_px": c.blur_px, "noise": c.noise,
+                              "true_pixels": any_score.counts[:, 3].tolist(), "operators": operators}
+    if analysis.family is not None:
+        f = analysis.family
+        record["family"] = {"gradient": f.gradient, "laplacian": f.laplacian, "difference": f.difference.to_dict(),
+                            "p": f.p_value, "p_holm": f.p_holm, "decision": f.decision}
+    return record
 
 
-def raw_record(analyses: Sequence[ConditionAnalysis], stability: Sequence[FaceStability],
-               synthetic: Resampling, faces: Resampling) -> dict[str, Any]:
-    """Per-image scores of the synthetic benchmark and the faces, and how their intervals were drawn."""
+def raw_record(analysis: BenchmarkAnalysis, stability: Sequence[FaceStability], synthetic: Resampling,
+               faces: Resampling) -> dict[str, Any]:
+    """Per-image scores of every condition and face measurement, and how their intervals and tests were drawn."""
     return {
         "bootstrap": {
-            "unit": "image", "method": "percentile (dlplayground.stats.bootstrap)",
+            "unit": "held-out image", "method": "percentile (dlplayground.stats.bootstrap)",
             "synthetic": synthetic.to_dict(), "faces": faces.to_dict(),
-            "ods_f": "counts summed over the resampled images, threshold re-picked in every resample",
-            "fom": "mean over the resampled images at the ODS threshold picked on all images",
-            "paired": "intervals over one population share their resamples; differences are one statistic of "
-                      "both operators' per-image values",
+            "heldout_f": "counts summed over the resampled images at the threshold chosen on the tuning images",
+            "family_difference": f"simultaneous level {analysis.comparison_level:g} (Bonferroni over the conditions)",
+            "noise_trend": f"simultaneous level {analysis.trend_level:g} over the panels, paired by held-out scene",
         },
-        "synthetic": [_condition_record(a) for a in analyses],
-        "faces": [{"operator": s.operator, "sigma_px": s.sigma, "noise": s.noise, "agreement_f": s.per_image}
+        "test": {"method": "paired permutation test, within-image swaps of the two members' counts, two-sided",
+                 "permutations": synthetic.permutations, "multiplicity": "Holm over every condition compared",
+                 "family_wise_alpha": synthetic.alpha},
+        "count_columns": list(COUNT_COLUMNS),
+        "conditions": [_condition_record(a) for a in analysis.conditions],
+        "noise_trends": [{"kind": t.kind, "blur_px": t.blur_px, "low_noise": t.low_noise, "high_noise": t.high_noise,
+                          "change": t.change.to_dict()} for t in analysis.trends],
+        "faces": [{"operator": s.operator, "sigma_px": s.sigma, "noise": s.noise, "agreement_f": s.per_image.tolist()}
                   for s in stability],
     }

@@ -1,106 +1,203 @@
-"""The verdict rule: count the conditions each family wins with a paired 95 % CI clear of zero.
+"""The verdict rule: every sentence computed from the Holm-corrected family decisions, the noise trends and the
+face comparison. The same rule is written out in docs/edge_operators.md ("The verdict rule").
 
-A condition is a gradient win when the interval of (best gradient ODS F - best Laplacian ODS F) lies above
-zero, a Laplacian win when it lies below, unresolved otherwise. The head line follows the counts: no
-Laplacian win and some gradient win -> the seed's claim does not hold; the reverse -> it holds; otherwise the
-majority decides, and a tie says the evidence does not separate them. The text then quotes the numbers it
-was computed from, how the gap changes from the cleanest to the noisiest condition, every Laplacian win, and
-the face-stability comparison at the middle noise level.
+Inputs. Each condition compared (``analysis.FamilyComparison``) has a decision: *gradient better* or
+*Laplacian better* when its Holm-adjusted p-value is below 0.05 (the sign of the held-out difference says
+which), else *unresolved*. Let M conditions be compared, G gradient-better, L Laplacian-better, U unresolved.
+
+1. Head sentence, by (G, L, U):
+   M = 0: the claim cannot be judged (one family only);
+   G = L = 0: the benchmark does not separate the families;
+   L = 0 < G: if G >= U "the seed's claim does not hold here", else "gradient + NMS is better wherever the
+   benchmark can tell ... contradicted where resolved but not settled";
+   G = 0 < L: mirrored ("the seed's claim holds here" / "supported where resolved but not settled");
+   G > 0 and L > 0: "neither family is better everywhere".
+2. Where: the decisions counted per scene kind; the conditions of the smaller resolved side listed with their
+   difference and interval when there are at most ``LIST_AT_MOST`` of them.
+3. Size: the median, smallest and largest held-out difference over the conditions, and both families' mean F.
+4. Noise (if any panel has two noise levels): each panel (kind x blur) is classed by its change interval and
+   the decisions at the lowest and highest noise (``trend_phrase``) -- "the gradient's lead grows with noise",
+   "... shrinks ...", "the lead passes from ... to ...", "the Laplacian's lead grows/shrinks ...", "the
+   difference moves towards ... with noise" (neither end resolved that way) or "no resolved change" -- and the
+   panels of each class are named with the range of their change.
+5. BSDS (if run): its own comparison, decision and interval.
+6. Faces: at the middle face noise level, the out-of-sample stability comparison and which family's maps are
+   more stable (interval clear of zero) or that it is unresolved.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from dlplayground.studies.edges.analysis import ConditionAnalysis, FaceFamilyComparison, PairedComparison
-from dlplayground.studies.edges.evaluation import Condition
+from dlplayground.studies.edges.analysis import FaceFamilyComparison, FamilyComparison, NoiseTrend
+from dlplayground.studies.edges.bsds_arm import BSDS_KIND, SCORING_SPLIT, TUNING_SPLIT
 from dlplayground.studies.edges.operators import operator_label
 
-
-@dataclass(frozen=True)
-class FamilyTally:
-    """The per-condition family comparisons the verdict counts (conditions where both families ran)."""
-
-    comparisons: list[tuple[Condition, PairedComparison]]
-
-    @property
-    def conditions(self) -> int:
-        return len(self.comparisons)
-
-    @property
-    def gradient_wins(self) -> int:
-        return sum(1 for _, c in self.comparisons if c.difference.sign > 0)
-
-    @property
-    def laplacian_wins(self) -> int:
-        return sum(1 for _, c in self.comparisons if c.difference.sign < 0)
-
-    @property
-    def mean_gradient_f(self) -> float:
-        return float(np.mean([c.first.score.ods[2] for _, c in self.comparisons])) if self.comparisons else math.nan
-
-    @property
-    def mean_laplacian_f(self) -> float:
-        return float(np.mean([c.second.score.ods[2] for _, c in self.comparisons])) if self.comparisons else math.nan
+LIST_AT_MOST = 6
+"""The resolved conditions of the smaller side are listed one by one up to this many."""
+DECISION_WORDS = {1: "gradient better", -1: "Laplacian better", 0: "unresolved"}
+TREND_ORDER = (
+    "the gradient's lead grows with noise", "the gradient's lead shrinks with noise",
+    "the lead passes from the gradient to the Laplacian as noise grows", "the Laplacian's lead grows with noise",
+    "the Laplacian's lead shrinks with noise", "the lead passes from the Laplacian to the gradient as noise grows",
+    "the difference moves towards the gradient with noise", "the difference moves towards the Laplacian with noise",
+    "no resolved change with noise",
+)
 
 
-def tally_families(analyses: Sequence[ConditionAnalysis]) -> FamilyTally:
-    """The family comparison of every condition that has one, in condition order."""
-    return FamilyTally([(a.condition, a.family) for a in analyses if a.family is not None])
+def _ci(low: float, high: float) -> str:
+    return f"[{low:+.3f}, {high:+.3f}]"
 
 
-def _gap(comparison: PairedComparison) -> float:
-    return comparison.difference.estimate
+def _pct(level: float) -> str:
+    return f"{100 * level:.3g} %"
 
 
-def _face_text(face_families: Sequence[FaceFamilyComparison], face_fallback: bool) -> str:
-    if not face_families:
+def head_sentence(g: int, l_: int, u: int) -> str:
+    """Rule 1: the head sentence from the counts of gradient-better, Laplacian-better and unresolved conditions."""
+    m = g + l_ + u
+    holm = "Holm-corrected, family-wise 5 %"
+    if m == 0:
+        return ("Only one operator family was run, so the gradient-vs-Laplacian claim cannot be judged; see the "
+                "per-operator tables.")
+    if g == 0 and l_ == 0:
+        return (f"The benchmark does not separate the two families: in none of the {m} conditions is the held-out "
+                f"difference resolved ({holm}).")
+    if l_ == 0 or g == 0:  # one family wins wherever anything is resolved
+        gradient_won = l_ == 0
+        wins = g if gradient_won else l_
+        winner, verb, loser, loser_short = (("gradient + NMS", "detects", "Laplacian zero-crossings", "the Laplacian")
+                                            if gradient_won else
+                                            ("Laplacian zero-crossings", "detect", "gradient + NMS", "the gradient"))
+        if wins >= u:
+            return (f"The seed's claim {'does not hold' if gradient_won else 'holds'} here: {winner} {verb} edges "
+                    f"better than {loser} in {wins} of {m} conditions ({holm}), {loser_short} in none.")
+        return (f"{winner[0].upper()}{winner[1:]} {'is' if gradient_won else 'are'} better wherever the benchmark can "
+                f"tell ({wins} of {m} conditions, {holm}), {loser_short} nowhere; the other {u} are unresolved, so the "
+                f"seed's claim is {'contradicted' if gradient_won else 'supported'} where resolved but not settled.")
+    return (f"Neither family is better everywhere: gradient + NMS is better in {g} of {m} conditions, Laplacian "
+            f"zero-crossings in {l_} ({holm}); {u} unresolved.")
+
+
+def where_sentences(comparisons: Sequence[FamilyComparison], level: float) -> str:
+    """Rule 2: decisions per scene kind, and the smaller resolved side listed when short."""
+    kinds: dict[str, list[int]] = {}
+    for c in comparisons:
+        kinds.setdefault(c.condition.kind, [0, 0, 0])[{1: 0, -1: 1, 0: 2}[c.decision]] += 1
+    text = ("By scene kind (gradient better / Laplacian better / unresolved): "
+            + "; ".join(f"{k} {v[0]}/{v[1]}/{v[2]}" for k, v in kinds.items()) + ".")
+    sides = {d: [c for c in comparisons if c.decision == d] for d in (1, -1)}
+    resolved = [d for d in (-1, 1) if sides[d]]
+    if resolved:
+        smaller = min(resolved, key=lambda d: len(sides[d]))  # the Laplacian's side first on a tie
+        if len(sides[smaller]) <= LIST_AT_MOST:
+            family = "gradient + NMS" if smaller > 0 else "the Laplacian"
+            items = "; ".join(f"{c.condition.label} ({c.difference.estimate:+.3f}, CI "
+                              f"{_ci(c.difference.low, c.difference.high)})" for c in sides[smaller])
+            text += f" {family[0].upper()}{family[1:]} is better on: {items} ({_pct(level)} simultaneous intervals)."
+    return text
+
+
+def size_sentence(comparisons: Sequence[FamilyComparison]) -> str:
+    """Rule 3: how large the held-out differences are."""
+    differences = np.array([c.difference.estimate for c in comparisons])
+    low, high = comparisons[int(np.argmin(differences))], comparisons[int(np.argmax(differences))]
+    return (f"Held-out F (scale and threshold chosen on separate tuning images), gradient minus Laplacian: median "
+            f"{np.median(differences):+.3f} over the {len(comparisons)} conditions, from "
+            f"{low.difference.estimate:+.3f} ({low.condition.label}) to {high.difference.estimate:+.3f} "
+            f"({high.condition.label}); mean F "
+            f"{np.mean([c.gradient_f for c in comparisons]):.3f} (gradient) vs "
+            f"{np.mean([c.laplacian_f for c in comparisons]):.3f} (Laplacian).")
+
+
+def trend_phrase(trend: NoiseTrend) -> str:
+    """Rule 4: the class of one panel's noise trend (one of ``TREND_ORDER``).
+
+    The direction is the change interval's; who leads at an end is that end's Holm-corrected decision, so an
+    unresolved end is never called a lead.
+    """
+    low, high = trend.low_decision, trend.high_decision
+    if trend.direction > 0:  # towards the gradient
+        if low < 0 < high:
+            return TREND_ORDER[5]
+        if low > 0 or high > 0:
+            return TREND_ORDER[0]
+        return TREND_ORDER[4] if low < 0 else TREND_ORDER[6]
+    if trend.direction < 0:  # towards the Laplacian
+        if high < 0 < low:
+            return TREND_ORDER[2]
+        if low < 0 or high < 0:
+            return TREND_ORDER[3]
+        return TREND_ORDER[1] if low > 0 else TREND_ORDER[7]
+    return TREND_ORDER[8]
+
+
+def _panels(trends: Sequence[NoiseTrend]) -> str:
+    kinds: dict[str, list[str]] = {}
+    for t in trends:
+        kinds.setdefault(t.kind, []).append(f"{t.blur_px:g}")
+    items = [f"{k} (blur {', '.join(v)} px)" for k, v in kinds.items()]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def trend_sentence(trends: Sequence[NoiseTrend], level: float) -> str:
+    """Rule 4 as text: the panels of each class, with the range of their change."""
+    if not trends:
         return ""
-    face = face_families[len(face_families) // 2]
-    bg, bl, ci = face.gradient, face.laplacian, face.difference
+    lows, highs = {t.low_noise for t in trends}, {t.high_noise for t in trends}
+    span = (f"From noise {next(iter(lows)):g} to {next(iter(highs)):g}" if len(lows) == len(highs) == 1
+            else "From the lowest to the highest noise level")
+    parts = []
+    for phrase in TREND_ORDER:
+        members = [t for t in trends if trend_phrase(t) == phrase]
+        if not members:
+            continue
+        changes = sorted(t.change.estimate for t in members)
+        size = f"{changes[0]:+.3f}" if len(changes) == 1 else f"{changes[0]:+.3f} to {changes[-1]:+.3f}"
+        parts.append(f"{phrase} on {_panels(members)} [change {size}]")
+    return (f"{span} (change of the difference, {_pct(level)} simultaneous intervals over the {len(trends)} "
+            f"panels): " + "; ".join(parts) + ".")
+
+
+def bsds_sentence(comparison: FamilyComparison, level: float) -> str:
+    """Rule 5: the real-photograph arm."""
+    c, d = comparison, comparison.difference
+    return (f"On {BSDS_KIND} photographs (tuned on {TUNING_SPLIT}, scored on {SCORING_SPLIT}; matched within 0.0075 x "
+            f"the diagonal against every annotator): {operator_label(c.gradient)} (sigma {c.gradient_sigma:g}) F = "
+            f"{c.gradient_f:.3f} vs {operator_label(c.laplacian)} (sigma {c.laplacian_sigma:g}) F = "
+            f"{c.laplacian_f:.3f}, difference {d.estimate:+.3f}, {_pct(level)} CI {_ci(d.low, d.high)}, Holm p = "
+            f"{c.p_holm:.3g}: {DECISION_WORDS[c.decision]}.")
+
+
+def face_sentence(faces: Sequence[FaceFamilyComparison], face_fallback: bool) -> str:
+    """Rule 6: stability on real faces at the middle face noise level."""
+    if not faces:
+        return ""
+    face = faces[len(faces) // 2]
+    d = face.difference
     origin = "fallback lfw_subset" if face_fallback else "Olivetti"
-    return (f" On real faces ({origin}) at noise {face.noise:g}, "
-            f"the most stable gradient map ({operator_label(bg.operator)}, sigma {bg.sigma:g}) agreed with its clean "
-            f"map at F = {bg.per_image.mean():.3f} vs {bl.per_image.mean():.3f} for the best Laplacian "
-            f"({operator_label(bl.operator)}, sigma {bl.sigma:g}); paired 95 % CI of the difference "
-            f"[{ci.low:+.3f}, {ci.high:+.3f}].")
+    outcome = {1: "the gradient's maps are the more stable", -1: "the Laplacian's maps are the more stable",
+               0: "the stability difference is unresolved"}[d.sign]
+    return (f"On real faces ({origin}; no ground truth, so stability under noise {face.noise:g}): the most stable "
+            f"gradient map on half the faces ({operator_label(face.gradient.operator)}, sigma {face.gradient.sigma:g}) "
+            f"agreed with its clean map at F = {face.gradient_agreement:.3f} on the other half vs "
+            f"{face.laplacian_agreement:.3f} for the Laplacian's ({operator_label(face.laplacian.operator)}, sigma "
+            f"{face.laplacian.sigma:g}); difference {d.estimate:+.3f}, {_pct(d.level)} CI {_ci(d.low, d.high)}: "
+            f"{outcome}.")
 
 
-def edge_verdict(tally: FamilyTally, face_families: Sequence[FaceFamilyComparison], noise_levels: Sequence[float],
-                 face_fallback: bool) -> str:
-    """The verdict text, computed from the tally and the face comparison (module docstring)."""
-    if not tally.comparisons:
-        return ("Only one operator family was run, so the gradient-vs-Laplacian claim cannot be judged; "
-                "see the per-operator tables.")
-    n_cond, n_grad, n_lap = tally.conditions, tally.gradient_wins, tally.laplacian_wins
-    detail = (f"Across {n_cond} conditions (scene kind x blur x noise), the best gradient operator "
-              f"beat the best Laplacian one with a 95 % CI above zero in {n_grad}, the Laplacian won in {n_lap}, "
-              f"{n_cond - n_grad - n_lap} stayed unresolved; mean ODS F {tally.mean_gradient_f:.3f} (gradient) vs "
-              f"{tally.mean_laplacian_f:.3f} (Laplacian), each at its best scale.")
-    lowest, highest = min(noise_levels), max(noise_levels)
-    cleanest = [_gap(c) for cond, c in tally.comparisons if cond.noise == lowest]
-    noisiest = [_gap(c) for cond, c in tally.comparisons if cond.noise == highest]
-    if noisiest and cleanest and highest > lowest:
-        detail += (f" The gradient's lead grows with noise: {min(cleanest):+.3f} to {max(cleanest):+.3f} in F at "
-                   f"noise {lowest:g}, {min(noisiest):+.3f} to {max(noisiest):+.3f} at noise {highest:g}.")
-    lap_wins = [f"{cond.kind}, blur {cond.blur_px:g} px, noise {cond.noise:g} ({_gap(c):+.3f}, CI "
-                f"[{c.difference.low:+.3f}, {c.difference.high:+.3f}])"
-                for cond, c in tally.comparisons if c.difference.sign < 0]
-    if lap_wins:
-        detail += " The Laplacian won only on: " + "; ".join(lap_wins) + "."
-    if n_lap == 0 and n_grad > 0:
-        head = "The seed's claim does not hold: the gradient is the better edge detector here, not the Laplacian."
-    elif n_grad == 0 and n_lap > 0:
-        head = "The seed's claim holds on this benchmark: Laplacian zero-crossings beat gradient + NMS."
-    elif n_grad > n_lap:
-        head = ("The seed's claim does not hold overall: the gradient is the better edge detector in most "
-                "conditions, the Laplacian in few.")
-    elif n_lap > n_grad:
-        head = "The seed's claim holds in most conditions, but not all."
-    else:
-        head = "The evidence does not separate the two families."
-    return f"{head} {detail}{_face_text(face_families, face_fallback)}"
+def edge_verdict(comparisons: Sequence[FamilyComparison], trends: Sequence[NoiseTrend],
+                 faces: Sequence[FaceFamilyComparison], face_fallback: bool, *, comparison_level: float,
+                 trend_level: float) -> str:
+    """The verdict text (module docstring), every sentence from the numbers given."""
+    decisions = [c.decision for c in comparisons]
+    head = head_sentence(decisions.count(1), decisions.count(-1), decisions.count(0))
+    if not comparisons:
+        return " ".join(s for s in (head, face_sentence(faces, face_fallback)) if s)
+    real = [c for c in comparisons if c.condition.kind == BSDS_KIND]
+    sentences = [head, where_sentences(comparisons, comparison_level), size_sentence(comparisons),
+                 trend_sentence(trends, trend_level), *(bsds_sentence(c, comparison_level) for c in real),
+                 face_sentence(faces, face_fallback)]
+    return " ".join(s for s in sentences if s)
