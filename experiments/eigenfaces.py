@@ -1,7 +1,9 @@
-"""Can PCA eigenface features tell a face from a non-face, or only one data set from another?
+"""Does a PCA eigenface classifier detect faces, or the data set its non-faces came from?
 
-Method: whitened PCA + a linear or kernel classifier against shortcut and raw-pixel baselines on held-out
-images. The full question, method and how to read the answer are in the study's module,
+Method: whitened PCA + a linear or kernel classifier, trained against one negative source and tested against
+each other one (leave-one-source-out), over repeated grouped cross-validation, beside raw-pixel, shortcut and
+distance-from-face-space baselines; hard negatives are shifted crops of the faces' own images. The full
+question, method and how to read the answer are in the study's module,
 ``dlplayground.studies.eigenfaces.study``, and in ``docs/eigenfaces.md``.
 
 Run it (flags: ``--help``; every study has ``--quick``, ``--out DIR``, ``--seed N``, ``--device D``)::

@@ -1,4 +1,4 @@
-"""Can PCA eigenface features tell a face from a non-face, or only one data set from another?
+"""Does a PCA eigenface classifier detect faces, or the data set its non-faces came from?
 
 The ``eigenfaces`` study: ``study`` runs it (``main(argv)``); the other modules of this package are its parts.
 """

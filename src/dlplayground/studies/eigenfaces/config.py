@@ -1,8 +1,9 @@
-"""The eigenfaces study's resolved settings: data paths, the PCA rule's target, CV grids, bootstrap.
+"""The eigenfaces study's resolved settings: data paths, the face window, the PCA rule's target, the
+cross-validation plan and the inner grids.
 
 ``EigenfacesConfig`` is what ``study.resolve`` builds from the command line and what the envelope records:
-every default that depends on ``--quick`` (CV folds and grids, sweep targets, bootstrap resamples) is
-filled in, so the record says what ran. ``None`` appears only for a data path that was not given.
+every default that depends on ``--quick`` (outer folds and repeats, inner grids, sweep targets) is filled in,
+so the record says what ran. ``None`` appears only for a data path that was not given.
 """
 
 from __future__ import annotations
@@ -14,29 +15,27 @@ from dlplayground.studies.runner import StudyConfig
 
 SWEEP_TARGETS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
 QUICK_SWEEP_TARGETS = (0.6, 0.8, 0.9, 0.95, 0.99)
-BOOTSTRAP_RESAMPLES = 2000
-QUICK_BOOTSTRAP_RESAMPLES = 200
-CI_LEVEL = 0.95
+OUTER_FOLDS, OUTER_REPEATS = 5, 4
+QUICK_OUTER_FOLDS, QUICK_OUTER_REPEATS = 3, 2
+SPREAD_LEVEL = 0.95
 
 
 @dataclass(frozen=True, kw_only=True)
 class SearchGrids:
-    """Cross-validation folds and hyper-parameter grids of the classifiers; ``quick`` shrinks them for CI."""
+    """Inner cross-validation folds and hyper-parameter grids; ``quick`` shrinks them for CI."""
 
-    folds: int = 5
-    """Stratified CV folds on the training set (fewer when the smaller class has fewer images)."""
+    folds: int = 3
+    """Stratified inner CV folds on each outer training set (fewer when the smaller class has fewer images)."""
     logistic_C: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
     """Inverse regularisation strengths tried for every logistic regression."""
-    svc_C: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)
+    svc_C: tuple[float, ...] = (1.0, 10.0, 100.0)
     """RBF SVC margin penalties tried."""
-    svc_gamma_scale: tuple[float, ...] = (0.1, 1.0, 10.0)
+    svc_gamma_scale: tuple[float, ...] = (0.03, 0.3, 3.0)
     """RBF gamma as multiples of 1/k: whitened components have unit variance, so |x|^2 ~ k."""
-    forest_trees: int = 200
-    """Trees in the shortcut random forest."""
 
     @classmethod
     def quick(cls) -> SearchGrids:
-        return cls(folds=3, logistic_C=(0.1, 1.0), svc_C=(1.0, 10.0), svc_gamma_scale=(1.0,), forest_trees=50)
+        return cls(folds=3, logistic_C=(0.1, 1.0), svc_C=(1.0, 10.0), svc_gamma_scale=(1.0,))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,22 +51,28 @@ class EigenfacesConfig(StudyConfig):
     variance: float
     """Explained-variance target: k = the fewest PCA components whose cumulative share exceeds it."""
     image_size_px: int
-    """Side of the square grey images every source is resized to."""
-    test_fraction: float
-    """Share of each class held out for the final test."""
+    """Side of the square grey window every model sees."""
+    window_share: float
+    """The face window's share of its frame's side: every image is resized to a frame of
+    round(image_size_px / window_share) px and its centre window kept; shifted face crops are the corners."""
     max_per_class: int
-    """At most this many images per class (a seeded random subset)."""
+    """At most this many faces, and at most this many candidates per negative source (seeded random subsets)."""
     nonfaces_per_face: float
-    """Non-faces kept per face."""
+    """Non-faces of each negative source per face, in every training and every test fold."""
+    crops_per_face: int
+    """Shifted face crops (hard negatives) cut from each face frame, 1-4 distinct corners; 0: none."""
     patches: int
     """Offline default only: candidate non-face patches cut from scikit-image's sample photographs."""
     match: bool
-    """Keep the non-faces whose trivial statistics match the faces' (else a random subset of the pool)."""
+    """Cut a negative source down to its quota by matching trivial statistics to the *training* faces of each
+    fold (else at random)."""
+    outer_folds: int
+    """Folds of the stratified grouped cross-validation that scores every model."""
+    outer_repeats: int
+    """Repeats of that cross-validation, each with a fresh seeded shuffle of the groups."""
+    spread_level: float
+    """Level of the percentile spread of per-fold AUCs (and, Bonferroni-adjusted, of the verdict's cells)."""
     sweep_targets: tuple[float, ...]
     """Explained-variance targets of the diagnostic sweep (sorted; include ``variance``)."""
     search: SearchGrids
-    """CV folds and hyper-parameter grids."""
-    bootstrap_resamples: int
-    """Resamples of the test-set bootstrap (faces and non-faces resampled separately)."""
-    ci_level: float
-    """Level of every bootstrap interval."""
+    """Inner CV folds and hyper-parameter grids."""

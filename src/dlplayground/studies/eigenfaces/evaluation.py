@@ -1,131 +1,127 @@
-"""Held-out evaluation: each method's test metrics, and bootstrap intervals for the AUCs and the gain.
+"""From per-fold AUCs to what the study reports: each cell's mean and spread, the within- and cross-source
+summaries and the gap between them.
 
-ROC-AUC and PR-AUC (average precision) come from continuous scores, balanced accuracy and the confusion
-matrix from each method's own predictions. The intervals come from ``dlplayground.stats.bootstrap`` over
-the test images with faces and non-faces resampled separately (``paired=False`` over the two groups: the
-test set's class sizes stay fixed). Every call uses the same seed and arrays, so every method's AUC and the
-gain of one method over another are computed on the same resamples: the gain's interval accounts for
-the correlation between the two methods.
+**Why a spread, not a bootstrap interval.** Every number is an AUC on one outer test fold; the repeated
+grouped cross-validation gives ``repeats x folds`` of them per cell. Folds share training images, so no
+interval for their *mean* is exact (Bengio & Grandvalet, 2004: there is no unbiased estimator of the variance
+of k-fold CV). What can be stated honestly is the *spread*: the percentile interval of the per-fold AUCs
+(``dlplayground.stats.percentile_interval``) -- "a held-out fold of this size scores in this range". It is
+wider than an interval for the mean, so a claim that rests on it is conservative.
+
+**Paired summaries.** In one fold, one model scores the same test faces against every negative source, so the
+within-source and cross-source AUCs of that fold are paired. The *gap* of a fold is the mean, over the
+cross-source cells (trained against A, tested against B != A), of ``AUC(A -> A) - AUC(A -> B)``: how much a
+model loses when the non-faces change source. Its spread over folds keeps the pairing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import mannwhitneyu
-from sklearn.base import clone
-from sklearn.metrics import average_precision_score, balanced_accuracy_score, confusion_matrix, roc_auc_score
-from sklearn.model_selection import GridSearchCV
 
-from dlplayground.stats import Interval, bootstrap
-from dlplayground.studies.eigenfaces.images import FACE, NONFACE
+from dlplayground.stats import percentile_interval, simultaneous_level
+from dlplayground.studies.eigenfaces.transfer import ALL_SOURCES, TransferRecord
 
 
 @dataclass(frozen=True)
-class MethodResult:
-    """One method's held-out performance; ``scores`` are continuous (larger = more face-like)."""
+class Spread:
+    """The mean of per-fold values and their two-sided percentile spread at ``level``."""
 
-    name: str
-    description: str
-    scores: np.ndarray
-    predictions: np.ndarray
-    roc_auc: float
-    pr_auc: float
-    balanced_accuracy: float
-    confusion: np.ndarray
-    cv_roc_auc: float | None = None
-    """Mean CV ROC-AUC of the chosen candidate on the training set (None: no grid search)."""
-    cv_fold_scores: dict[str, list[float]] = field(default_factory=dict)
-    """Per-fold CV scores of the chosen candidate, by scoring name (``roc_auc``, ``balanced_accuracy``)."""
-    params: dict[str, Any] = field(default_factory=dict)
-    """The chosen hyper-parameters (or the detector's threshold), raw values."""
+    mean: float
+    low: float
+    high: float
+    level: float
+    values: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean, "low": self.low, "high": self.high, "level": self.level,
+                "per_fold": list(self.values)}
+
+
+def spread(values: Sequence[float] | np.ndarray, level: float) -> Spread:
+    """Mean and percentile spread of per-fold ``values`` (NaN folds left out of both)."""
+    values = np.asarray(values, dtype=float).reshape(-1)
+    finite = values[np.isfinite(values)]
+    low, high = percentile_interval(finite, level)
+    mean = float(finite.mean()) if finite.size else float("nan")
+    return Spread(mean, low, high, level, tuple(float(v) for v in values))
+
+
+@dataclass(frozen=True)
+class MethodTransfer:
+    """One method's transfer matrix, summarised.
+
+    ``cells[(train, test)]`` at the report's level; ``cross_cells`` (train != test, single sources) at the
+    simultaneous level the verdict reads them at; ``within``, ``cross`` and ``gap`` per-fold means over the
+    diagonal, the cross-source cells and their paired differences (None with a single negative source);
+    ``pooled[source]`` is the row trained against all sources.
+    """
+
+    method: str
+    sources: tuple[str, ...]
+    cells: dict[tuple[str, str], Spread]
+    cross_cells: dict[tuple[str, str], Spread]
+    within: Spread
+    cross: Spread | None
+    gap: Spread | None
+    pooled: dict[str, Spread]
 
     @property
-    def counts(self) -> tuple[int, int, int, int]:
-        """(true negatives, false positives, false negatives, true positives) on the test set."""
-        tn, fp, fn, tp = (int(v) for v in self.confusion.ravel())
-        return tn, fp, fn, tp
+    def worst_cross(self) -> tuple[tuple[str, str], Spread] | None:
+        """The cross-source cell with the lowest mean AUC."""
+        if not self.cross_cells:
+            return None
+        return min(self.cross_cells.items(), key=lambda item: item[1].mean)
 
 
-def score_on_test(
-    name: str, description: str, y_test: np.ndarray, scores: np.ndarray, predictions: np.ndarray,
-    *, cv_roc_auc: float | None = None, cv_fold_scores: Mapping[str, list[float]] | None = None,
-    params: Mapping[str, Any] | None = None,
-) -> MethodResult:
-    """Held-out metrics: ROC-AUC and PR-AUC (average precision) from scores, the rest from predictions."""
-    return MethodResult(
-        name=name, description=description, scores=np.asarray(scores, dtype=float),
-        predictions=np.asarray(predictions, dtype=int),
-        roc_auc=float(roc_auc_score(y_test, scores)), pr_auc=float(average_precision_score(y_test, scores)),
-        balanced_accuracy=float(balanced_accuracy_score(y_test, predictions)),
-        confusion=confusion_matrix(y_test, predictions, labels=[NONFACE, FACE]),
-        cv_roc_auc=cv_roc_auc, cv_fold_scores=dict(cv_fold_scores or {}), params=dict(params or {}),
-    )
-
-
-def fit_search_and_score(
-    name: str, description: str, search: GridSearchCV, X_train: np.ndarray, y_train: np.ndarray,
-    X_test: np.ndarray, y_test: np.ndarray,
-) -> MethodResult:
-    """Fit a grid search on the training set and score its refitted best model on the test set."""
-    search = clone(search).fit(X_train, y_train)
-    model = search.best_estimator_
-    scores = model.decision_function(X_test) if hasattr(model, "decision_function") else (
-        model.predict_proba(X_test)[:, 1])
-    best, results = search.best_index_, search.cv_results_
-    folds = search.n_splits_
-    fold_scores = {metric: [float(results[f"split{i}_test_{metric}"][best]) for i in range(folds)]
-                   for metric in ("roc_auc", "balanced_accuracy")}
-    params = {key.split("__")[-1]: value for key, value in sorted(search.best_params_.items())}
-    return score_on_test(name, description, y_test, scores, model.predict(X_test),
-                         cv_roc_auc=float(results["mean_test_roc_auc"][best]), cv_fold_scores=fold_scores,
-                         params=params)
-
-
-def rank_auc(face_scores: np.ndarray, nonface_scores: np.ndarray) -> np.ndarray:
-    """ROC-AUC along the last axis (Mann-Whitney U / (n_faces * n_nonfaces); ties count half)."""
-    u = mannwhitneyu(face_scores, nonface_scores, axis=-1, method="asymptotic").statistic
-    return np.asarray(u, dtype=float) / (face_scores.shape[-1] * nonface_scores.shape[-1])
+def summarise_method(method: str, auc: np.ndarray, trains: Sequence[str], sources: Sequence[str],
+                     level: float) -> MethodTransfer:
+    """Summarise ``auc[train, source, fold]`` (rows ``trains``: each source, then ``ALL_SOURCES``)."""
+    trains, sources = tuple(trains), tuple(sources)
+    auc = np.asarray(auc, dtype=float)
+    if auc.shape[:2] != (len(trains), len(sources)):
+        raise ValueError(f"auc has shape {auc.shape}, expected ({len(trains)}, {len(sources)}, folds)")
+    cells = {(t, s): spread(auc[i, j], level) for i, t in enumerate(trains) for j, s in enumerate(sources)}
+    pairs = [(a, b) for a in sources for b in sources if a != b]
+    cross_level = simultaneous_level(level, len(pairs)) if pairs else level
+    row = {t: i for i, t in enumerate(trains)}
+    col = {s: j for j, s in enumerate(sources)}
+    cross_cells = {(a, b): spread(auc[row[a], col[b]], cross_level) for a, b in pairs}
+    diagonal = np.stack([auc[row[s], col[s]] for s in sources])
+    within = spread(diagonal.mean(axis=0), level)
+    cross = gap = None
+    if pairs:
+        cross_values = np.stack([auc[row[a], col[b]] for a, b in pairs])
+        gap_values = np.stack([auc[row[a], col[a]] - auc[row[a], col[b]] for a, b in pairs])
+        cross, gap = spread(cross_values.mean(axis=0), level), spread(gap_values.mean(axis=0), level)
+    pooled = {s: cells[(ALL_SOURCES, s)] for s in sources} if ALL_SOURCES in row else {}
+    return MethodTransfer(method, sources, cells, cross_cells, within, cross, gap, pooled)
 
 
 @dataclass(frozen=True)
-class AUCIntervals:
-    """Bootstrap intervals of each method's test ROC-AUC and of the gain ``pair[0] - pair[1]``."""
+class TransferSummary:
+    """What the verdict, tables and figures read: the headline method, the baselines and the face-only detector."""
 
-    per_method: dict[str, Interval]
-    gain: Interval
-    pair: tuple[str, str]
-    seed: int
+    classifier: MethodTransfer
+    baselines: dict[str, MethodTransfer]
+    dffs: dict[str, Spread]
+    level: float
+    n_folds: int
 
-    def settings(self) -> dict[str, Any]:
-        """How the intervals were made, for the record."""
-        return {"resamples": self.gain.resamples, "level": self.gain.level, "seed": self.seed,
-                "method": "percentile", "unit": "test image",
-                "scheme": "faces and non-faces resampled separately (paired=False over the two classes); "
-                          "every method and the gain on the same resamples"}
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return self.classifier.sources
 
 
-def auc_intervals(
-    y_test: np.ndarray, scores: Mapping[str, np.ndarray], pair: tuple[str, str], *, resamples: int, level: float,
-    seed: int,
-) -> AUCIntervals:
-    """Intervals for each method's ROC-AUC and for the paired difference ``pair[0] - pair[1]``."""
-    names = list(scores)
-    matrix = np.column_stack([np.asarray(scores[name], dtype=float) for name in names])
-    groups = (matrix[y_test == FACE], matrix[y_test == NONFACE])  # (n_faces, methods), (n_nonfaces, methods)
-
-    def auc_of(j: int):
-        return lambda faces, nonfaces: rank_auc(faces[..., j], nonfaces[..., j])
-
-    def boot(statistic) -> Interval:
-        return bootstrap(groups, statistic, paired=False, resamples=resamples, level=level, seed=seed)
-
-    first, second = auc_of(names.index(pair[0])), auc_of(names.index(pair[1]))
-    return AUCIntervals(
-        per_method={name: boot(auc_of(j)) for j, name in enumerate(names)},
-        gain=boot(lambda faces, nonfaces: first(faces, nonfaces) - second(faces, nonfaces)),
-        pair=pair, seed=seed,
+def summarise(record: TransferRecord, level: float, headline: str) -> TransferSummary:
+    """Summarise every method of ``record``; ``headline`` is the classifier the verdict is about."""
+    methods = {m: summarise_method(m, record.auc[i], record.trains, record.sources, level)
+               for i, m in enumerate(record.methods)}
+    return TransferSummary(
+        classifier=methods.pop(headline), baselines=methods,
+        dffs={s: spread(record.dffs_auc[j], level) for j, s in enumerate(record.sources)},
+        level=level, n_folds=record.auc.shape[-1],
     )

@@ -1,4 +1,4 @@
-"""Case-control matching: pick the non-faces whose trivial statistics resemble the faces'.
+"""Case-control matching: pick the non-faces whose trivial statistics resemble the (training) faces'.
 
 Greedy nearest-neighbour matching without replacement, written here because no installed library does
 it: scikit-learn's ``NearestNeighbors`` finds neighbours but cannot hand each candidate to one face only.
@@ -40,3 +40,30 @@ def match_statistics(
             if len(chosen) == n_select:
                 break
     return np.sort(np.asarray(chosen))
+
+
+def fold_negatives(
+    sources: np.ndarray, stats: np.ndarray, train: np.ndarray, test: np.ndarray, *, ratio: float, match: bool,
+    rng: np.random.Generator, faces: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The images one fold uses: every face of each side, and of every negative source at most ``ratio`` x that
+    side's faces -- matched to the fold's *training* faces (``match``) or a random subset.
+
+    Both the training and the test non-faces are matched to the training faces, never to the test faces, so
+    nothing about a test face decides which non-faces it is compared with. ``sources`` names each image's source
+    (``faces`` for the faces); ``stats`` are the trivial statistics the matching uses. Returns sorted indices.
+    """
+    train_faces = train[sources[train] == faces]
+    kept_train, kept_test = [train_faces], [test[sources[test] == faces]]
+    face_stats = stats[train_faces]
+    for source in dict.fromkeys(s for s in sources if s != faces):
+        for side, kept in ((train, kept_train), (test, kept_test)):
+            pool = side[sources[side] == source]
+            n_faces_side = int(np.sum(sources[side] == faces))
+            quota = min(len(pool), max(1, int(round(ratio * n_faces_side))))
+            if quota < len(pool):
+                pick = (match_statistics(face_stats, stats[pool], quota, rng) if match
+                        else rng.choice(len(pool), size=quota, replace=False))
+                pool = pool[pick]
+            kept.append(pool)
+    return np.sort(np.concatenate(kept_train)), np.sort(np.concatenate(kept_test))

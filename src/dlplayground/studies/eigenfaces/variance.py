@@ -23,12 +23,20 @@ ROUND_OFF = 1e-12
 inside (0, 1), and components that only carry floating-point round-off are not worth whitening."""
 
 
-def n_components_for_variance(X: np.ndarray, target: float, seed: int = 0) -> int:
-    """The number of components ``PCA(n_components=target)`` keeps on ``X`` (rows = images)."""
+def _share(target: float) -> float:
     if not 0.0 < target <= 1.0:
         raise ValueError(f"explained-variance target must be in (0, 1], got {target}")
-    share = min(float(target), 1.0 - ROUND_OFF)
-    return int(PCA(n_components=share, svd_solver="full", random_state=seed).fit(X).n_components_)
+    return min(float(target), 1.0 - ROUND_OFF)
+
+
+def n_components_for_variance(X: np.ndarray, target: float, seed: int = 0) -> int:
+    """The number of components ``PCA(n_components=target)`` keeps on ``X`` (rows = images)."""
+    return int(PCA(n_components=_share(target), svd_solver="full", random_state=seed).fit(X).n_components_)
+
+
+def fit_whitened_pca(X: np.ndarray, target: float, seed: int = 0) -> PCA:
+    """Whitened PCA fitted on ``X`` keeping the components the explained-variance rule picks for ``target``."""
+    return whitened_pca(_share(target), seed).fit(X)
 
 
 @dataclass(frozen=True)

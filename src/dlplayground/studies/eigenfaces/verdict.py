@@ -1,57 +1,184 @@
-"""The verdict rule, written out from the numbers.
+"""The verdict rule, written out from the numbers (``docs/eigenfaces.md``, "The rule").
 
-The eigenface classifier "uses more than the sources' trivial statistics" only if the paired bootstrap
-interval of its AUC gain over the strongest shortcut baseline lies above 0; "No" if it lies below; "Not
-shown" otherwise. The rest of the text says how strong the source confound was and how the raw-pixel and
-distance-from-face-space baselines compare.
+**The answer** reads the eigenface classifier's cross-source cells: trained against one negative source A,
+tested against another B. Each cell's per-fold AUCs give a spread at the Bonferroni-adjusted level
+(``simultaneous_level``: the cells are judged together). A cell *transfers* when its whole spread lies at or
+above ``DETECT_AUC``, and *fails* when its whole spread lies below it.
+
+* "Yes" (``faces``) -- every cross-source cell transfers: whatever non-faces it was trained against, the
+  classifier ranks held-out faces above non-faces of a source it never saw.
+* "No, it learned the data source" (``source``) -- at least one cell A -> B fails while the classifier does
+  separate faces from A itself (the within-source cell A -> A does not fail): what it learned is what sets the
+  faces apart from A, not faces.
+* "No, it separates nothing" (``neither``) -- cells fail, but every failing cell's training source fails
+  within-source too: the classifier did not even learn its own training task.
+* "Not resolved" (``unresolved``) -- otherwise, or with fewer than two negative sources (nothing to transfer to).
+
+**The source sentence** is derived from the measured gap (within-source minus cross-source AUC, paired by
+fold) against the within-source AUC's distance from chance: the within-source AUC "mostly measures the data
+source" when the whole spread of the gap exceeds half that distance (more than half of the advantage over
+chance vanishes when the non-faces change source); "mostly measures faces" when the whole spread lies below
+half; otherwise the share cannot be told.
+
+The remaining sentences report, without a further claim: which sources trivial statistics alone separate
+from the faces (pooled shortcut AUC >= ``CONFOUND_AUC``), the hard negatives, and the baselines.
 """
 
 from __future__ import annotations
 
-from dlplayground.studies.eigenfaces.analysis import DFFS, RAW_PIXELS, EigenfacesOutcome
-from dlplayground.studies.eigenfaces.shortcut import ORIGINAL_SIDE
+from dlplayground.data.nonfaces import SHIFTED_CROPS
+from dlplayground.studies.eigenfaces.classifiers import RAW_PIXELS, SHORTCUT
+from dlplayground.studies.eigenfaces.evaluation import MethodTransfer, Spread, TransferSummary
 
+DETECT_AUC = 0.8
+"""A detector must rank a held-out face above a non-face of a source it never saw at least four times in five."""
 CONFOUND_AUC = 0.8
-"""A shortcut (CV or test) ROC-AUC from which trivial statistics are said to give the source away."""
+"""A pooled shortcut AUC from which trivial statistics are said to give a source away."""
+CHANCE_AUC = 0.5
+MAX_LISTED = 3
 
 
-def eigenfaces_verdict(out: EigenfacesOutcome, *, variance: float, matched: bool) -> str:
-    """The verdict text for ``out``; ``variance`` is the explained-variance target, ``matched`` whether the
-    non-faces were matched to the faces on trivial statistics."""
-    best, short = out.methods[out.headline], out.methods[out.shortcut]
-    raw, dffs = out.methods[RAW_PIXELS], out.methods[DFFS]
-    gain = out.intervals.gain
-    ci = out.intervals.per_method[out.headline]
-    level = f"{gain.level:.0%}"
-    head = (f"{out.headline} (whitened PCA, k={out.n_components} components for {variance:.0%} variance) "
-            f"reaches test ROC-AUC {best.roc_auc:.3f} [{ci.low:.3f}, {ci.high:.3f}], balanced accuracy "
-            f"{best.balanced_accuracy:.3f}; the strongest shortcut baseline ({out.shortcut}, trivial image "
-            f"statistics only) reaches {short.roc_auc:.3f}.")
-    interval = f"[{gain.low:+.3f}, {gain.high:+.3f}]"
-    if gain.low > 0:
-        verdict = (f"Yes, on this data the eigenface classifier uses more than the sources' trivial statistics: "
-                   f"{head} The gain of {gain.estimate:+.3f} AUC has a {level} paired-bootstrap interval "
-                   f"{interval} that excludes 0.")
-    elif gain.high < 0:
-        verdict = (f"No: the shortcut beats the eigenface classifier. {head} Gain {gain.estimate:+.3f} AUC, {level} "
-                   f"interval {interval}: trivial statistics of the sources separate the classes better.")
-    else:
-        verdict = (f"Not shown: {head} The gain of {gain.estimate:+.3f} AUC has a {level} interval {interval} "
-                   "that includes 0, so this data cannot tell face learning from source learning.")
-    image_stats = [row for row in out.feature_aucs if row.statistic != ORIGINAL_SIDE]
-    if matched:
-        verdict += (f" The non-faces were matched to the faces on those statistics; before matching they separated "
-                    f"faces from the non-face pool with CV ROC-AUC {out.pool_shortcut_cv_auc:.3f}, so an unmatched "
-                    "comparison would mostly measure the data source.")
-    elif out.pool_shortcut_cv_auc >= CONFOUND_AUC:
-        verdict += (f" Caution: the non-faces were not matched and trivial statistics alone separate the sources "
-                    f"(CV ROC-AUC {out.pool_shortcut_cv_auc:.3f}; {image_stats[0].statistic} best), so accuracy "
-                    "alone overstates face detection.")
-    if short.roc_auc >= CONFOUND_AUC and matched:
-        verdict += (f" Even after matching, the shortcut reaches {short.roc_auc:.3f}: the joint statistics still "
-                    "differ, so read the gain, not the classifier's AUC.")
-    versus_raw = "falls short of" if raw.roc_auc > best.roc_auc else "matches or beats"
-    verdict += (f" The PCA classifier {versus_raw} logistic regression on raw pixels ({raw.roc_auc:.3f}, no PCA); "
-                f"the distance-from-face-space detector "
-                f"(eigenfaces of faces only, no non-faces in training) reaches {dffs.roc_auc:.3f}.")
-    return verdict
+def _interval(s: Spread) -> str:
+    return f"[{s.low:.3f}, {s.high:.3f}]"
+
+
+def _auc(s: Spread) -> str:
+    return f"{s.mean:.3f} {_interval(s)}"
+
+
+def cell_status(cell: Spread, threshold: float = DETECT_AUC) -> str:
+    """``transfers`` (whole spread >= threshold), ``fails`` (whole spread < threshold) or ``open``."""
+    if cell.low >= threshold:
+        return "transfers"
+    if cell.high < threshold:
+        return "fails"
+    return "open"
+
+
+def _failing(c: MethodTransfer) -> list[tuple[tuple[str, str], Spread]]:
+    ranked = sorted(c.cross_cells.items(), key=lambda item: item[1].mean)
+    return [item for item in ranked if cell_status(item[1]) == "fails"]
+
+
+def _learned_source(c: MethodTransfer) -> list[tuple[tuple[str, str], Spread]]:
+    """The failing cross-source cells whose training source the classifier does separate within-source."""
+    return [((a, b), cell) for (a, b), cell in _failing(c) if cell_status(c.cells[(a, a)]) != "fails"]
+
+
+def answer(classifier: MethodTransfer) -> str:
+    """``faces``, ``source``, ``neither`` or ``unresolved`` by the rule in the module docstring."""
+    if not classifier.cross_cells:
+        return "unresolved"
+    if _learned_source(classifier):
+        return "source"
+    if _failing(classifier):
+        return "neither"
+    statuses = [cell_status(cell) for cell in classifier.cross_cells.values()]
+    return "faces" if all(s == "transfers" for s in statuses) else "unresolved"
+
+
+def _cells_text(cells: list[tuple[tuple[str, str], Spread]]) -> str:
+    return "; ".join(f"trained against {a}, tested against {b}: {_auc(s)}" for (a, b), s in cells[:MAX_LISTED])
+
+
+def _answer_sentence(c: MethodTransfer, level: float, n_folds: int) -> str:
+    result = answer(c)
+    if not c.cross_cells:
+        return (f"Not resolved: there is only one negative source ({c.sources[0]}), so whether the classifier "
+                f"learned faces or that source cannot be tested; against it, held-out faces reach AUC "
+                f"{_auc(c.within)} ({level:.0%} spread over {n_folds} folds).")
+    cross_level = next(iter(c.cross_cells.values())).level
+    what = (f"spreads of per-fold AUCs over {n_folds} grouped outer folds, at the {cross_level:.1%} level that "
+            f"holds for the {len(c.cross_cells)} cross-source cells together")
+    ranked = sorted(c.cross_cells.items(), key=lambda item: item[1].mean)
+    (worst_train, worst_test), worst = ranked[0]
+    if result == "faces":
+        return (f"Yes, it detects faces rather than the data source: trained against any one negative source, the "
+                f"eigenface classifier still ranks held-out faces above the non-faces of every other source it never "
+                f"saw; the lowest cross-source AUC is {_auc(worst)} (trained against {worst_train}, tested against "
+                f"{worst_test}; {what}), all at or above {DETECT_AUC}.")
+    if result == "source":
+        failing = _learned_source(c)
+        within = "; ".join(f"{a}: {_auc(c.cells[(a, a)])}" for a in dict.fromkeys(a for (a, _), _ in failing))
+        return (f"No, it learned the data source, not faces: in {len(failing)} of {len(ranked)} cross-source cells "
+                f"the whole spread of AUCs stays below {DETECT_AUC} ({_cells_text(failing)}; {what}), although "
+                f"against its own training source it does separate the faces ({within}); what the classifier learned "
+                "is what sets those non-faces apart from the faces.")
+    if result == "neither":
+        failing = _failing(c)
+        return (f"No, it separates nothing: in {len(failing)} of {len(ranked)} cross-source cells the whole spread "
+                f"of AUCs stays below {DETECT_AUC} ({_cells_text(failing)}; {what}), and against those cells' own "
+                "training sources it fails as well, so the classifier learned neither faces nor sources.")
+    open_cells = [item for item in ranked if cell_status(item[1]) == "open"]
+    return (f"Not resolved: no cross-source cell fails, but {len(open_cells)} of {len(ranked)} have spreads that "
+            f"straddle {DETECT_AUC} ({_cells_text(open_cells)}; {what}), so these folds cannot tell face detection "
+            "from source detection.")
+
+
+def source_sentence(c: MethodTransfer) -> str:
+    """The "mostly measures the data source" sentence, derived from the measured gap (module docstring)."""
+    if c.gap is None or c.cross is None:
+        return ""
+    advantage = c.within.mean - CHANCE_AUC
+    measured = (f"changing the negative source costs {c.gap.mean:+.3f} AUC (per-fold spread "
+                f"{_interval(c.gap)}) of its {advantage:.3f} above chance")
+    if advantage <= 0:
+        return (f" Within a source the classifier does not beat chance (AUC {c.within.mean:.3f}), so there is no "
+                "advantage to split between faces and source.")
+    half = advantage / 2
+    if c.gap.low > half:
+        return f" Its within-source AUC ({c.within.mean:.3f}) mostly measures the data source: {measured}."
+    if c.gap.high < half:
+        return (f" Its within-source AUC ({c.within.mean:.3f}) mostly measures faces, not the data source: "
+                f"{measured}, less than half.")
+    return (f" How much of its within-source AUC ({c.within.mean:.3f}) is the data source cannot be told: "
+            f"{measured}, a spread that straddles half of it.")
+
+
+def _shortcut_sentence(shortcut: MethodTransfer | None) -> str:
+    if shortcut is None or not shortcut.pooled:
+        return ""
+    given_away = sorted(((s, cell) for s, cell in shortcut.pooled.items() if cell.mean >= CONFOUND_AUC),
+                        key=lambda item: -item[1].mean)
+    if not given_away:
+        top = max(shortcut.pooled.values(), key=lambda cell: cell.mean)
+        return (f" Trivial image statistics alone separate the faces from no source (shortcut AUC at most "
+                f"{top.mean:.3f} when trained against all sources).")
+    listed = ", ".join(f"{s} ({cell.mean:.3f})" for s, cell in given_away)
+    return (f" Trivial image statistics alone separate the faces from {listed}, so a high AUC against "
+            f"{'that source' if len(given_away) == 1 else 'those sources'} says little by itself.")
+
+
+def _hard_negative_sentence(c: MethodTransfer) -> str:
+    if SHIFTED_CROPS not in c.pooled:
+        return ""
+    cell = c.pooled[SHIFTED_CROPS]
+    return (f" Against the hard negatives -- shifted crops of the same face images -- the classifier trained "
+            f"against all sources reaches {_auc(cell)}.")
+
+
+def _baseline_sentence(summary: TransferSummary) -> str:
+    parts = []
+    for name, label in ((RAW_PIXELS, "logistic regression on raw pixels"), (SHORTCUT, "the shortcut baseline")):
+        method = summary.baselines.get(name)
+        worst = method.worst_cross if method is not None else None
+        if worst is not None:
+            (a, b), cell = worst
+            parts.append(f"{label} reaches a lowest cross-source AUC of {cell.mean:.3f} ({a} -> {b})")
+    if summary.dffs:
+        means = {s: cell.mean for s, cell in summary.dffs.items()}
+        low = min(means, key=means.get)
+        parts.append(f"the distance-from-face-space detector, trained on faces only, "
+                     f"{min(means.values()):.3f}-{max(means.values()):.3f} across sources (lowest: {low})")
+    if not parts:
+        return ""
+    text = "; ".join(parts)
+    return f" For comparison, {text}."
+
+
+def eigenfaces_verdict(summary: TransferSummary) -> str:
+    """The verdict text for ``summary`` (module docstring)."""
+    c = summary.classifier
+    return (_answer_sentence(c, summary.level, summary.n_folds) + source_sentence(c)
+            + _shortcut_sentence(summary.baselines.get(SHORTCUT)) + _hard_negative_sentence(c)
+            + _baseline_sentence(summary))
