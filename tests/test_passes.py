@@ -525,6 +525,22 @@ def test_a_variant_that_cannot_be_built_is_skipped_and_its_siblings_still_run():
     assert sweep.failures == {}  # skipped, not failed: the run succeeds
 
 
+def test_variants_of_a_model_are_measured_at_the_union_of_their_ranges():
+    machine = Machine(lambda t: 1.0)
+    (eager,) = fake_specs(machine, {"early": lambda b: 1e-3 * b})  # linear from batch 1: knee at once
+    (fused,) = fake_specs(machine, {"late": COSTS["knee16"]})  # a variant that keeps gaining up to 16
+    fused = replace(fused, name="early[compile]", variant="eager", base="early")  # eager build: no compiler needed
+    sweep = run_sweep(machine, make_config((eager, fused), passes=fixed_visits(2, calls=2), batch_sizes=""))
+    ranges = {name: s.range.batch_sizes for name, s in sweep.models.items()}
+    assert ranges["early[compile]"][-1] >= 64  # its knee at 16, confirmed two doublings on (or one more: noise)
+    assert ranges["early"] == ranges["early[compile]"]  # extended to the batches its variant reached
+    beyond = ", ".join(str(b) for b in ranges["early"][3:])  # its own doubling stopped at 4 (no gain past 1)
+    assert sweep.models["early"].record().stop_detail == (
+        f"no doubling past batch 1 gained more than 5% (checked up to batch 4); extended to batch(es) {beyond} that "
+        "its variants reached")
+    assert [r.batch_size for r in sweep.models["early"].records] == list(ranges["early"])
+
+
 class BackToBackConfig(BenchConfig):
     """A CPU configuration that times back-to-back blocks as on CUDA/MPS (a test double: on the CPU the
     per-call figure already is the back-to-back one, so the real configuration never asks for it there)."""

@@ -221,6 +221,7 @@ class Sweep:
             for sweep in self.models.values():
                 self._phase = f"exploring {sweep.spec.name}'s range"
                 self._explore(sweep)
+            self._align_variants()
             self._passes()
             self._phase = "counting costs"
             for sweep in self.models.values():
@@ -278,32 +279,81 @@ class Sweep:
             progress(f"{name}: failed ({sweep.range.stop_detail}); the other models still run")
             return
 
-        def measure(batch_size: int) -> float:
-            try:
-                inputs = self._inputs(sweep, batch_size)
-                compiles = sweep.variant is not None and sweep.variant.compiles_per_shape
-                if compiles and batch_size not in sweep.first_call_s:
-                    # A compiled or graph-captured variant compiles/captures at each new shape: keep that out of
-                    # every timing, and record it.
-                    sweep.first_call_s[batch_size] = first_call_s(sweep.model, inputs, self.config.device,
-                                                                  self._sync)
-                samples, _, _ = time_call(inference_call(sweep.model, inputs), self.config.device,
-                                          self.config.explore_timer, clock=self._clock, sync=self._sync)
-            except Exception as exc:
-                if not is_out_of_memory(exc):
-                    raise FailedAtBatch(_error_text(exc)) from None
-                empty_cache(self.config.device)
-                raise OutOfMemoryAtBatch(_first_line(exc)) from None
-            # The fastest call: on a shared machine noise only ever slows a call down, and one stalled call
-            # must not end the doubling early (the range is a selection; the passes measure what it chose).
-            return min(samples)
-
-        sweep.range = explore(measure, self.config.range_, self.config.explicit_batch_sizes)
+        sweep.range = explore(lambda b: self._explore_call(sweep, b), self.config.range_,
+                              self.config.explicit_batch_sizes)
         sweep.oom_batch_size, sweep.oom_message = sweep.range.oom_batch_size, sweep.range.oom_message
         sweep.failed_batch_size, sweep.failure = sweep.range.failed_batch_size, sweep.range.failure
         sizes = sweep.range.batch_sizes
         span = f"batches {sizes[0]}..{sizes[-1]}" if sizes else "no batch"
         progress(f"{name}: range {span} ({sweep.range.stop_reason}: {sweep.range.stop_detail})")
+
+    def _explore_call(self, sweep: ModelSweep, batch_size: int) -> float:
+        """One exploratory measurement: the fastest call at ``batch_size`` (raises ``OutOfMemoryAtBatch`` or
+        ``FailedAtBatch``)."""
+        try:
+            inputs = self._inputs(sweep, batch_size)
+            compiles = sweep.variant is not None and sweep.variant.compiles_per_shape
+            if compiles and batch_size not in sweep.first_call_s:
+                # A compiled or graph-captured variant compiles/captures at each new shape: keep that out of
+                # every timing, and record it.
+                sweep.first_call_s[batch_size] = first_call_s(sweep.model, inputs, self.config.device,
+                                                              self._sync)
+            samples, _, _ = time_call(inference_call(sweep.model, inputs), self.config.device,
+                                      self.config.explore_timer, clock=self._clock, sync=self._sync)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise FailedAtBatch(_error_text(exc)) from None
+            empty_cache(self.config.device)
+            raise OutOfMemoryAtBatch(_first_line(exc)) from None
+        # The fastest call: on a shared machine noise only ever slows a call down, and one stalled call
+        # must not end the doubling early (the range is a selection; the passes measure what it chose).
+        return min(samples)
+
+    def _align_variants(self) -> None:
+        """Give every variant of a model the union of its variants' ranges, so each batch has every variant.
+
+        Each variant explores on its own (a compiled model may keep gaining where eager stopped), but a speed-up
+        is a ratio at one batch and the knee comparison needs the same batches: each variant is explored at the
+        batches another variant reached, up to its own out-of-memory boundary, failure or time cap.
+        """
+        groups: dict[str, list[ModelSweep]] = {}
+        for sweep in self.models.values():
+            if sweep.range is not None and sweep.variant_skipped is None and sweep.failure is None:
+                groups.setdefault(sweep.spec.base_name, []).append(sweep)
+        for group in (g for g in groups.values() if len(g) > 1):
+            union = sorted({b for sweep in group for b in sweep.range.batch_sizes})
+            for sweep in group:
+                missing = [b for b in union if b not in sweep.range.batch_sizes]
+                if not missing:
+                    continue
+                added: dict[int, float] = {}
+                ended = ""
+                for batch in missing:
+                    if sweep.oom_batch_size is not None and batch >= sweep.oom_batch_size:
+                        break
+                    try:
+                        call_s = self._explore_call(sweep, batch)
+                    except OutOfMemoryAtBatch as exc:
+                        sweep.oom_batch_size, sweep.oom_message = batch, str(exc)
+                        ended = f", then out of memory at batch {batch}"
+                        break
+                    except FailedAtBatch as exc:
+                        sweep.failed_batch_size, sweep.failure = batch, str(exc)
+                        ended = f", then batch {batch} failed: {exc}"
+                        break
+                    if batch > 1 and call_s > self.config.range_.max_call_s:
+                        ended = f", then a call at batch {batch} took {call_s:.3g} s, over the time cap"
+                        break
+                    added[batch] = call_s
+                if added or ended:
+                    calls = dict(zip(sweep.range.batch_sizes, sweep.range.call_s, strict=True)) | added
+                    order = sorted(calls)
+                    listed = ", ".join(map(str, sorted(added)))
+                    extended = f"extended to batch(es) {listed}" if added else "not extended"
+                    detail = f"{sweep.range.stop_detail}; {extended} that its variants reached{ended}"
+                    sweep.range = replace(sweep.range, batch_sizes=tuple(order), call_s=tuple(calls[b] for b in order),
+                                          stop_detail=detail)
+                    progress(f"{sweep.spec.name}: range {extended} (its variants reached them){ended}")
 
     def _passes(self) -> None:
         plan = self.config.passes
