@@ -155,18 +155,41 @@ def test_distillation_makes_the_student_agree_with_the_teacher():
     assert not student.training
 
 
-def test_fine_tuning_that_hurts_is_not_kept(mlp):
-    def hurt(model: nn.Module) -> None:
-        model.hurt = True
+def test_fine_tuning_is_kept_by_the_validation_score_never_by_the_measured_one(mlp):
+    # Fine-tuning raises the measured score but lowers the validation score: a choice made on the measured
+    # examples would keep it (and flatter prunability); made on validation, it is dropped.
+    def tune(model: nn.Module) -> None:
+        model.tuned = True
 
-    def evaluate(model: nn.Module) -> float:
-        return 0.5 if getattr(model, "hurt", False) else 0.9
+    def measured(model: nn.Module) -> float:
+        return 0.95 if getattr(model, "tuned", False) else 0.80
 
-    curve = prunability(mlp, evaluate, [0.3, 0.6], finetune=hurt)
+    def validation(model: nn.Module) -> float:
+        return 0.70 if getattr(model, "tuned", False) else 0.85
+
+    curve = prunability(mlp, measured, [0.3, 0.6], finetune=tune, choose=validation)
     assert curve.finetuned
-    assert curve.oneshot_accuracies == [0.9, 0.9]
-    assert curve.accuracies == [0.9, 0.9]
-    assert curve.max_sparsity == 0.6
+    assert curve.oneshot_accuracies == [0.80, 0.80]
+    assert curve.kept_finetuning == [False, False]
+    assert curve.accuracies == [0.80, 0.80]
+    # the same validation preferring the fine-tuned model keeps it, and then the measured score is the tuned one
+    kept = prunability(mlp, measured, [0.3], finetune=tune, choose=lambda m: 1.0 - validation(m))
+    assert kept.kept_finetuning == [True]
+    assert kept.accuracies == [0.95]
+
+
+def test_prunability_reports_each_half_and_stops_only_when_every_view_fails(mlp):
+    # views = (all, first half, second half); the second half survives 0.6, the whole does not
+    def evaluate(model: nn.Module) -> list[float]:
+        s = weight_sparsity(model)
+        return [0.9, 0.9, 0.9] if s < 0.5 else ([0.7, 0.5, 0.9] if s < 0.7 else [0.5, 0.5, 0.5])
+
+    curve = prunability(mlp, evaluate, [0.3, 0.6, 0.8, 0.9], tolerance=0.01)
+    assert curve.max_sparsity == 0.3
+    assert (curve.half_max_sparsity(0), curve.half_max_sparsity(1)) == (0.3, 0.6)
+    assert len(curve.accuracies) == 3  # stopped at 0.8, where every view failed
+    assert curve.half_base == [0.9, 0.9]
+    assert curve.half_auc(1) == pytest.approx((0.9 + 0.9 + 0.5) / 3 / 0.9)
 
 
 def test_evaluate_accuracy_is_clean_and_restores_every_mode(mlp):

@@ -1,7 +1,11 @@
-"""Evaluation-time dropout: only Dropout modules change mode, and the model comes back exactly as it was."""
+"""Evaluation-time dropout: only Dropout modules change mode, the model comes back exactly as it was, and the
+mean accuracy under dropout and the MC-dropout predictive are read correctly from the same passes."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -10,10 +14,12 @@ from dlplayground.nets import MLP, SmallCNN
 from dlplayground.studies.dropout.mc_dropout import (
     dropout_curve,
     dropout_modules,
+    dropout_probabilities,
     eval_time_dropout,
     inserted_dropout,
     insertion_points,
     mc_accuracies,
+    mc_predictive,
     normalised_auc,
 )
 
@@ -150,10 +156,52 @@ def test_dropout_curve_keeps_raw_passes_and_degrades_with_rate():
         nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
     model.eval()
-    curve = dropout_curve(model, x, y, [0.1, 0.9], passes=4, mode="native")
+    half = np.arange(200) % 2 == 0
+    curve, predictive = dropout_curve(model, x, y, [0.1, 0.9], passes=4, mode="native", half=half, mc_rate=0.1)
     assert [len(a) for a in curve.accuracies] == [4, 4]
     assert curve.clean_accuracy > 0.95
     assert curve.mean_accuracies[1] < curve.mean_accuracies[0]
     assert 0.5 < curve.auc < 1.0
     assert not model.training
     assert model[2].p == 0.0
+    # the halves partition the examples: their mean is the whole (equal halves)
+    for rate in range(2):
+        assert np.mean([curve.half_accuracies[h][rate] for h in range(2)]) == pytest.approx(curve.mean_accuracies[rate])
+    assert 0.5 < curve.half_auc(0) <= 1.05
+    assert predictive is not None
+    assert predictive.rate == 0.1
+    assert predictive.passes == 4
+    assert predictive.accuracy >= predictive.mean_pass_accuracy - 0.02  # averaging passes rarely hurts
+    assert dropout_curve(model, x, y, [0.1], passes=2)[1] is None
+    with pytest.raises(ValueError, match="mc_rate"):
+        dropout_curve(model, x, y, [0.1], passes=2, mc_rate=0.3)
+
+
+def test_mc_predictive_on_hand_computed_passes():
+    # Two passes over two examples. Example 0: both passes say class 0 with p = 0.9 -> no disagreement, mutual
+    # information 0. Example 1: one pass (1, 0), the other (0, 1) -> the mean (0.5, 0.5) has entropy log 2 and
+    # each pass entropy 0, so the mutual information is log 2. The predictive's argmax ties on example 1 and
+    # torch picks class 0, which is wrong (label 1); the single passes are right half the time there.
+    probs = torch.tensor([[[0.9, 0.1], [1.0, 0.0]],
+                          [[0.9, 0.1], [0.0, 1.0]]])
+    labels = torch.tensor([0, 1])
+    mc = mc_predictive(probs, labels, rate=0.5, half=np.array([True, False]))
+    h09 = -(0.9 * math.log(0.9) + 0.1 * math.log(0.1))
+    assert mc.mutual_information_nats == pytest.approx(math.log(2) / 2, abs=1e-6)
+    assert mc.half_mutual_information_nats == pytest.approx((0.0, math.log(2)), abs=1e-6)
+    assert mc.entropy_nats == pytest.approx((h09 + math.log(2)) / 2, abs=1e-6)
+    assert mc.accuracy == 0.5
+    assert mc.mean_pass_accuracy == 0.75
+    with pytest.raises(ValueError, match="passes, n, classes"):
+        mc_predictive(probs[0], labels, rate=0.5)
+
+
+def test_dropout_probabilities_are_softmaxes_that_vary_between_passes():
+    torch.manual_seed(1)
+    model = MLP(6, 32, 2, 3, dropout=0.3).eval()
+    x = torch.randn(20, 6)
+    probs = dropout_probabilities(model, x, 0.5, passes=5)
+    assert probs.shape == (5, 20, 3)
+    assert torch.allclose(probs.sum(dim=2), torch.ones(5, 20))
+    assert not torch.allclose(probs[0], probs[1])  # fresh masks each pass
+    assert not model.training

@@ -40,7 +40,8 @@ from dlplayground.results import Figure as ResultFigure
 
 STUDY_TITLES = {
     BATCH_SIZE_STUDY: "Batch size vs. inference time",
-    "dropout_overfitting": "Dropout at evaluation: does it predict prunability and distillability?",
+    "dropout_overfitting": "Dropout at evaluation: does it predict prunability and distillability beyond cheaper "
+                           "scores?",
     "edge_operators": "Edge detection operators compared",
     "eigenfaces": "Eigenfaces: face vs. no-face detection with PCA",
     "gods_longformer": "Longformer on long-document classification (GODS)",

@@ -65,8 +65,13 @@ MAX_SEED = 2**32 - 1
 """The largest seed: NumPy's legacy seeding and the benchmark's ``--seed`` take 32 bits."""
 
 
-def common_parser(study: str, doc: str | None) -> argparse.ArgumentParser:
-    """An argparse parser with the flags every study has: --quick, --out, --seed, --device, --threads."""
+def common_parser(study: str, doc: str | None, *, default_threads: int | None = None,
+                  threads_reason: str = "") -> argparse.ArgumentParser:
+    """An argparse parser with the flags every study has: --quick, --out, --seed, --device, --threads.
+
+    ``default_threads`` (with ``threads_reason``, said in the help) fixes the thread count a study runs with
+    unless the user gives one; by default torch's current setting is used.
+    """
     parser = argparse.ArgumentParser(
         prog=f"dlplayground run {study}", description=(doc or "").strip().split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -76,9 +81,10 @@ def common_parser(study: str, doc: str | None) -> argparse.ArgumentParser:
                         help=f"output folder (default: reports/{study}/<UTC timestamp>/)")
     parser.add_argument("--seed", type=int, default=0, help="seed for every random generator (default 0)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for torch and BLAS (default: torch's current setting, normally one per "
-                             "core); recorded in the config")
+    threads_default = (f"{default_threads} for this study: {threads_reason}" if default_threads is not None
+                       else "torch's current setting, normally one per core")
+    parser.add_argument("--threads", type=int, default=default_threads,
+                        help=f"CPU threads for torch and BLAS (default {threads_default}); recorded in the config")
     return parser
 
 

@@ -7,7 +7,8 @@ every Linear/Conv layer (biases and BatchNorm are left alone): magnitude pruning
 
 ``prunability`` turns "how much can this model be pruned" into one number: the largest sparsity on a grid such
 that it and every smaller grid sparsity keep accuracy within a tolerance of the unpruned model (one-shot
-pruning from the unpruned model at each level, optionally followed by brief fine-tuning).
+pruning from the unpruned model at each level, optionally followed by brief fine-tuning, kept only where a
+separate validation score says it helps).
 
 ``kd_loss`` is Hinton et al. (2015): ``alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(s, y)``;
 the ``T^2`` keeps the soft term's gradients on the scale of the hard term's as ``T`` changes.
@@ -85,12 +86,31 @@ def make_permanent(model: nn.Module) -> nn.Module:
     return model
 
 
+Scores = float | Sequence[float]
+"""What a scorer returns: the accuracy on the measured examples, optionally followed by the accuracy on each of
+their halves (for split-half reliability)."""
+
+
+def _views(value: Scores) -> list[float]:
+    return [float(value)] if isinstance(value, int | float) else [float(v) for v in value]
+
+
+def _max_sparsity(sparsities: Sequence[float], accuracies: Sequence[float], base: float, tolerance: float) -> float:
+    best = 0.0
+    for s, acc in zip(sparsities, accuracies, strict=False):
+        if acc < base - tolerance - 1e-12:
+            break
+        best = s
+    return best
+
+
 @dataclass
 class PruneCurve:
     """Accuracy after pruning at each grid sparsity, and the largest sparsity within tolerance of unpruned.
 
     ``accuracies`` is shorter than ``sparsities`` when the search stopped at the first level out of tolerance
-    (the levels beyond it cannot change ``max_sparsity``).
+    (the levels beyond it cannot change ``max_sparsity``). ``half_base``/``half_accuracies`` ([level][half])
+    hold the same on each half of the examples when the scorer reports them.
     """
 
     method: str
@@ -100,57 +120,75 @@ class PruneCurve:
     sparsities: list[float]
     accuracies: list[float] = field(default_factory=list)
     oneshot_accuracies: list[float] = field(default_factory=list)  # before fine-tuning (fine-tuned curves)
+    kept_finetuning: list[bool] = field(default_factory=list)  # per level: did validation keep the fine-tuning
+    half_base: list[float] = field(default_factory=list)
+    half_accuracies: list[list[float]] = field(default_factory=list)
 
     @property
     def max_sparsity(self) -> float:
         """Largest grid sparsity such that it and every smaller level stay within tolerance; 0 if none."""
-        best = 0.0
-        for s, acc in zip(self.sparsities, self.accuracies, strict=False):
-            if acc < self.base_accuracy - self.tolerance - 1e-12:
-                break
-            best = s
-        return best
+        return _max_sparsity(self.sparsities, self.accuracies, self.base_accuracy, self.tolerance)
+
+    def half_max_sparsity(self, half: int) -> float:
+        """``max_sparsity`` measured on one half of the examples only."""
+        return _max_sparsity(self.sparsities, [a[half] for a in self.half_accuracies], self.half_base[half],
+                             self.tolerance)
 
     def auc(self) -> float:
         """Mean of accuracy/base over the evaluated grid (a continuous robustness score; NaN if base is 0)."""
-        if self.base_accuracy <= 0 or not self.accuracies:
-            return math.nan
-        return float(sum(self.accuracies) / len(self.accuracies) / self.base_accuracy)
+        return _mean_ratio(self.accuracies, self.base_accuracy)
+
+    def half_auc(self, half: int) -> float:
+        return _mean_ratio([a[half] for a in self.half_accuracies], self.half_base[half])
+
+
+def _mean_ratio(accuracies: Sequence[float], base: float) -> float:
+    if base <= 0 or not accuracies:
+        return math.nan
+    return float(sum(accuracies) / len(accuracies) / base)
 
 
 def prunability(
     model: nn.Module,
-    score: Callable[[nn.Module], float],
+    score: Callable[[nn.Module], Scores],
     sparsities: Sequence[float],
     tolerance: float = 0.01,
     method: PruneMethod = "magnitude",
     finetune: Callable[[nn.Module], object] | None = None,
+    choose: Callable[[nn.Module], float] | None = None,
     stop_early: bool = True,
     seed: int = 0,
 ) -> PruneCurve:
     """Prune copies of ``model`` one-shot at each sparsity (ascending), optionally fine-tune, and evaluate.
 
-    ``score(model) -> accuracy`` (0..1); ``tolerance`` is in the same units (0.01 = one point).
-    ``finetune(pruned_model)`` trains the pruned copy in place (its masks keep pruned weights at zero). Brief
-    fine-tuning is a recovery step a practitioner keeps only when it helps (on noisy training labels it can
-    hurt), so a level's accuracy is the better of before and after fine-tuning; both are recorded.
-    With ``stop_early`` the search ends at the first level out of tolerance.
+    ``score(model)`` is the accuracy (0..1) on the measured examples, optionally followed by the accuracy on
+    each of their halves; ``tolerance`` is in the same units (0.01 = one point). ``finetune(pruned_model)``
+    trains the pruned copy in place (its masks keep pruned weights at zero). Brief fine-tuning is a recovery
+    step a practitioner keeps only when it helps (on noisy training labels it can hurt); whether it helps is
+    decided by ``choose(model)`` -- an accuracy on *other* examples than ``score``'s (a validation split), so
+    the choice never sees the data it is scored on. Without ``choose`` fine-tuning is always kept. With
+    ``stop_early`` the search ends at the first level where every view is out of tolerance.
     """
     grid = sorted(float(s) for s in sparsities)
     if not grid or grid[0] < 0 or grid[-1] > 1:
         raise ValueError(f"sparsities must be a non-empty list in [0, 1], got {list(sparsities)!r}")
-    base = score(model)
-    curve = PruneCurve(method=method, finetuned=finetune is not None, base_accuracy=base, tolerance=tolerance,
-                       sparsities=grid)
+    base = _views(score(model))
+    curve = PruneCurve(method=method, finetuned=finetune is not None, base_accuracy=base[0], tolerance=tolerance,
+                       sparsities=grid, half_base=base[1:])
     for s in grid:
         pruned = pruned_copy(model, s, method, seed)
-        acc = score(pruned)
+        views = _views(score(pruned))
         if finetune is not None:
-            curve.oneshot_accuracies.append(acc)
+            curve.oneshot_accuracies.append(views[0])
+            before = choose(pruned) if choose is not None else None
             finetune(pruned)
-            acc = max(acc, score(pruned))
-        curve.accuracies.append(acc)
-        if stop_early and acc < base - tolerance - 1e-12:
+            keep = before is None or choose(pruned) >= before
+            if keep:
+                views = _views(score(pruned))
+            curve.kept_finetuning.append(keep)
+        curve.accuracies.append(views[0])
+        curve.half_accuracies.append(views[1:])
+        if stop_early and all(v < b - tolerance - 1e-12 for v, b in zip(views, base, strict=True)):
             break
     return curve
 

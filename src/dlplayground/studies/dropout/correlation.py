@@ -6,7 +6,15 @@ an honest interval around it, not a bare coefficient:
 * ``spearman`` / ``kendall`` (tau-b, tie-corrected): point estimates agree with ``scipy.stats``; p-values come
   from scipy.
 * ``partial_spearman(x, y, z)``: the Spearman correlation of x and y with the confound(s) z removed: rank
-  every variable, regress the ranks of x and of y on the ranks of z (with intercept), correlate the residuals.
+  every variable, regress the ranks of x and of y on the ranks of z (with intercept), correlate the residuals
+  (``rank_residuals`` gives those residuals, for an added-variable plot).
+* ``partial_normal(x, y, z)``: the same on normal scores (van der Waerden: ``Phi^-1(rank / (n + 1))``) instead
+  of ranks -- the partial correlation of the Gaussian copula. Regressing *ranks* on ranks assumes the ranks are
+  linearly related, which they are not even for jointly Gaussian data; with strong confounds the leftover
+  confounding biases the rank partial away from 0 (measured: +0.07 at n = 104 with two confounds, enough to
+  call a false positive at a strict level; ``tests/test_correlation.py``). Normal scores make that regression
+  exact whenever the dependence is Gaussian after a monotone transform of each variable, and cost nothing
+  when it is not. The study's partial correlations use it.
   The p-value uses the t distribution with ``n - 2 - k`` degrees of freedom (k confounds).
 * ``correlate``: one of those plus a paired percentile bootstrap CI from ``dlplayground.stats.bootstrap``
   (models resampled with replacement, x, y and the confounds together; ties introduced by resampling are
@@ -30,8 +38,9 @@ from scipy import stats as _st
 
 from dlplayground.stats import Interval, bootstrap
 
-Method = Literal["spearman", "kendall", "partial_spearman"]
-METHODS: tuple[str, ...] = ("spearman", "kendall", "partial_spearman")
+Method = Literal["spearman", "kendall", "partial_spearman", "partial_normal"]
+METHODS: tuple[str, ...] = ("spearman", "kendall", "partial_spearman", "partial_normal")
+PARTIAL_METHODS: tuple[str, ...] = ("partial_spearman", "partial_normal")
 _KENDALL_CHUNK_ELEMENTS = 4_000_000  # bound the (resamples, n, n) sign arrays to ~32 MB each
 
 
@@ -74,16 +83,28 @@ def _kendall_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
-def _partial_rows(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Rank partial correlation per row; ``z`` has shape (rows, n, k)."""
-    rx, ry = _rank_rows(x), _rank_rows(y)
-    rz = _st.rankdata(z, axis=1)
+def _normal_rows(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Van der Waerden normal scores along ``axis``: Phi^-1(average rank / (n + 1))."""
+    return _st.norm.ppf(_st.rankdata(a, axis=axis) / (a.shape[axis] + 1))
+
+
+def _design_rows(z: np.ndarray, scores: str = "rank") -> tuple[np.ndarray, np.ndarray]:
+    """The regression design (intercept + scored confounds) per row of ``z`` (rows, n, k), and its pseudo-inverse."""
+    rz = _st.rankdata(z, axis=1) if scores == "rank" else _normal_rows(z, axis=1)
     design = np.concatenate([np.ones(rz.shape[:2] + (1,)), rz], axis=2)  # (rows, n, k + 1)
     # pinv copes with resamples in which a confound is constant (collinear with the intercept).
-    pinv = np.linalg.pinv(design)  # (rows, k + 1, n): least-squares coefficients = pinv @ values
-    res_x = rx - np.einsum("bij,bj->bi", design, np.einsum("bji,bi->bj", pinv, rx))
-    res_y = ry - np.einsum("bij,bj->bi", design, np.einsum("bji,bi->bj", pinv, ry))
-    return _pearson_rows(res_x, res_y)
+    return design, np.linalg.pinv(design)  # pinv: (rows, k + 1, n), least-squares coefficients = pinv @ values
+
+
+def _residual_rows(ranks: np.ndarray, design: np.ndarray, pinv: np.ndarray) -> np.ndarray:
+    return ranks - np.einsum("bij,bj->bi", design, np.einsum("bji,bi->bj", pinv, ranks))
+
+
+def _partial_rows(x: np.ndarray, y: np.ndarray, z: np.ndarray, scores: str = "rank") -> np.ndarray:
+    """Partial correlation of rank (or normal) scores per row; ``z`` has shape (rows, n, k)."""
+    design, pinv = _design_rows(z, scores)
+    score = _rank_rows if scores == "rank" else _normal_rows
+    return _pearson_rows(_residual_rows(score(x), design, pinv), _residual_rows(score(y), design, pinv))
 
 
 def _as_confounds(z: object, n: int) -> np.ndarray:
@@ -128,14 +149,38 @@ def partial_spearman(x: object, y: object, z: object) -> float:
     return float(_partial_rows(a[None], b[None], conf[None])[0])
 
 
+def partial_normal(x: object, y: object, z: object) -> float:
+    """The partial correlation of x and y given z, all as normal scores (the Gaussian copula's; module docstring)."""
+    a, b = _check_pair(x, y)
+    conf = _as_confounds(z, a.size)
+    return float(_partial_rows(a[None], b[None], conf[None], "normal")[0])
+
+
+def rank_residuals(values: object, confounds: object, scores: str = "rank") -> np.ndarray:
+    """The scores of ``values`` minus their least-squares fit on the scores of ``confounds`` (with intercept).
+
+    ``scores`` is ``"rank"`` (what ``partial_spearman`` correlates) or ``"normal"`` (``partial_normal``):
+    plotting one variable's residuals against another's shows the partial correlation as a scatter (an
+    added-variable plot).
+    """
+    a = np.asarray(values, dtype=float)
+    if a.ndim != 1 or not np.isfinite(a).all():
+        raise ValueError("rank_residuals: values must be a finite 1-D array")
+    if scores not in ("rank", "normal"):
+        raise ValueError(f"scores must be 'rank' or 'normal', got {scores!r}")
+    design, pinv = _design_rows(_as_confounds(confounds, a.size)[None], scores)
+    score = _rank_rows if scores == "rank" else _normal_rows
+    return _residual_rows(score(a[None]), design, pinv)[0]
+
+
 def _statistic(method: str, x: np.ndarray, y: np.ndarray, z: np.ndarray | None) -> np.ndarray:
     if method == "spearman":
         return _spearman_rows(x, y)
     if method == "kendall":
         return _kendall_rows(x, y)
-    if method == "partial_spearman":
+    if method in PARTIAL_METHODS:
         assert z is not None
-        return _partial_rows(x, y, z)
+        return _partial_rows(x, y, z, "rank" if method == "partial_spearman" else "normal")
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
@@ -231,7 +276,7 @@ def correlate(
 ) -> Correlation:
     """``method``'s estimate of the x-y correlation with a paired percentile bootstrap CI.
 
-    ``confound`` (n values, or an (n, k) array) is required for ``partial_spearman`` and ignored otherwise.
+    ``confound`` (n values, or an (n, k) array) is required for the partial methods and ignored otherwise.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -240,7 +285,7 @@ def correlate(
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     a, b = _check_pair(x, y)
-    z = _as_confounds(confound, a.size) if method == "partial_spearman" else None
+    z = _as_confounds(confound, a.size) if method in PARTIAL_METHODS else None
     data = (a, b) if z is None else (a, b, z)
 
     def statistic(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray | None = None) -> np.ndarray:

@@ -1,14 +1,24 @@
-"""One model of the population: train it, then measure the predictor, the targets and the baselines on it.
+"""One model of the population: train it, then measure the predictors and the targets on disjoint data.
 
-The predictor is accuracy under evaluation-time dropout (``mc_dropout``); the targets are prunability and
-distillability (``compression``); the baselines are the generalisation gap, the weight norm, robustness to
-random pruning and a random score. ``MemberResult`` keeps the raw curves (per-pass accuracies, per-level
-pruning accuracies, per-draw random-pruning scores) so every summary can be re-derived from the record.
+The phases, and the only data each one touches (``datasets`` explains the four splits):
+
+* **training** -- the member's subset of the fit split (with its label noise); train accuracy on those labels;
+* **covariates** -- clean accuracy on the validation split (the covariate every partial correlation controls
+  for: a model at the majority-class rate is "robust" to everything), and the weight norm;
+* ``measure_predictors`` -- the **predictor** split only: mean accuracy under eval-time dropout (native and
+  inserted), the MC-dropout predictive and its mutual information, robustness to random pruning;
+* ``measure_targets`` -- the **target** split for every score, the **validation** split for every choice
+  (keep fine-tuning after pruning or not; the distillation temperature), and the **fit** split for every
+  update (fine-tuning, the students).
+
+So a predictor and a target never share an example, and no choice is scored on the examples it was made on
+(``tests/test_dropout_splits.py`` traces every forward pass to prove it). ``MemberResult`` keeps the raw curves
+(per-pass accuracies, per-level pruning accuracies, per-draw random pruning, per-temperature students), each
+also on the two halves of its split for split-half reliability.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -18,75 +28,76 @@ import torch
 from torch import nn
 
 from dlplayground.seeding import seed_everything
-from dlplayground.studies.dropout.compression import PruneCurve, distill, prunability
+from dlplayground.studies.dropout.compression import PruneCurve, prunability
 from dlplayground.studies.dropout.config import DropoutStudyConfig
-from dlplayground.studies.dropout.datasets import ClassificationSplit
-from dlplayground.studies.dropout.mc_dropout import DropoutCurve, dropout_curve
+from dlplayground.studies.dropout.datasets import Part, StudyData
+from dlplayground.studies.dropout.distillation import DistillResult, measure_distillation
+from dlplayground.studies.dropout.mc_dropout import DropoutCurve, MCPredictive, dropout_curve
 from dlplayground.studies.dropout.population import Member, build_model, build_student, training_subset
-from dlplayground.studies.dropout.training import FitConfig, accuracy, evaluate_accuracy, fit
+from dlplayground.studies.dropout.training import FitConfig, accuracy_views, evaluate_accuracy, fit
+
+
+@dataclass
+class Predictors:
+    """Everything measured on the predictor split."""
+
+    native: DropoutCurve
+    """Mean accuracy under the model's own Dropout layers switched on, at each rate."""
+    inserted: DropoutCurve
+    """Mean accuracy with dropout inserted before every weight layer but the first, at each rate."""
+    mc: MCPredictive
+    """The MC-dropout predictive (native dropout) at the configured rate."""
+    random_prune: list[PruneCurve]
+    """One random-pruning curve per draw (mean accuracy / clean over the sparsity grid)."""
+
+    @property
+    def random_prune_robustness(self) -> float:
+        return float(np.mean([c.auc() for c in self.random_prune]))
+
+    def half_random_prune_robustness(self, half: int) -> float:
+        return float(np.mean([c.half_auc(half) for c in self.random_prune]))
+
+
+@dataclass
+class Targets:
+    """Everything measured on the target split (choices made on validation, updates on fit)."""
+
+    prune_oneshot: PruneCurve
+    prune_finetuned: PruneCurve
+    distillation: DistillResult
 
 
 @dataclass
 class MemberResult:
-    """Everything measured on one model; curves keep their raw per-pass / per-level samples."""
+    """One model: its recipe, covariates, predictors and targets, with the raw curves behind each summary."""
 
     member: Member
     n_train: int
     batch_size: int
     train_accuracy: float
-    test_accuracy: float
+    clean_accuracy: float
+    """Clean accuracy on the validation split: the covariate of the partial correlations."""
+    chance_accuracy: float
+    """The majority-class rate of the model's dataset (validation split): the floor."""
     weight_norm: float
-    native: DropoutCurve
-    inserted: DropoutCurve
-    prune_oneshot: PruneCurve
-    prune_finetuned: PruneCurve
-    random_prune_aucs: list[float]
-    """Random-pruning robustness (mean accuracy/clean over the sparsity grid) of each random draw."""
-    student_accuracy: float
-    student_scratch_accuracy: float
+    predictors: Predictors
+    targets: Targets
     random_score: float
     elapsed_s: float
 
     @property
     def gap(self) -> float:
-        return self.train_accuracy - self.test_accuracy
+        """Generalisation gap: accuracy on the model's own (noisy) training labels minus clean accuracy."""
+        return self.train_accuracy - self.clean_accuracy
 
     @property
     def epochs(self) -> float:
         """Passes over the member's training set that its fixed number of optimiser steps amounts to."""
         return self.member.train_steps * self.batch_size / self.n_train
 
-    @property
-    def prune_sparsity(self) -> float:
-        return self.prune_oneshot.max_sparsity
-
-    @property
-    def prune_sparsity_finetuned(self) -> float:
-        return self.prune_finetuned.max_sparsity
-
-    @property
-    def random_prune_robustness(self) -> float:
-        return float(np.mean(self.random_prune_aucs))
-
-    @property
-    def distillability(self) -> float:
-        return self.student_accuracy / self.test_accuracy if self.test_accuracy > 0 else math.nan
-
-    @property
-    def distillation_gain(self) -> float:
-        """What the teacher adds: KD student accuracy minus the same student trained on the labels alone."""
-        return self.student_accuracy - self.student_scratch_accuracy
-
     def raw(self) -> dict[str, Any]:
-        """The raw measurements as plain data: the recipe, the dropout and pruning curves, the random draws."""
-        return {
-            "member": asdict(self.member), "n_train": self.n_train, "train_accuracy": self.train_accuracy,
-            "test_accuracy": self.test_accuracy, "native": asdict(self.native), "inserted": asdict(self.inserted),
-            "prune_oneshot": asdict(self.prune_oneshot), "prune_finetuned": asdict(self.prune_finetuned),
-            "random_prune_aucs": list(self.random_prune_aucs), "student_accuracy": self.student_accuracy,
-            "student_scratch_accuracy": self.student_scratch_accuracy, "random_score": self.random_score,
-            "elapsed_s": self.elapsed_s,
-        }
+        """The raw measurements as plain data: the recipe, every curve, every student."""
+        return asdict(self)
 
 
 def weight_norm(model: nn.Module) -> float:
@@ -95,51 +106,70 @@ def weight_norm(model: nn.Module) -> float:
     return float(torch.sqrt(sum((w.detach() ** 2).sum() for w in weights)))
 
 
-def measure_member(member: Member, data: ClassificationSplit, config: DropoutStudyConfig, device: torch.device,
-                   score_rng: np.random.Generator) -> MemberResult:
-    """Train one model and measure predictor, targets and baselines on it."""
-    started = time.perf_counter()
-    seed_everything(member.seed)
-    x_tr, y_tr = training_subset(member, data)
-    x_tr, y_tr = x_tr.to(device), y_tr.to(device)
-    x_te, y_te = data.x_test.to(device), data.y_test.to(device)
-    model = build_model(member, data).to(device)
-    fit(model, x_tr, y_tr, FitConfig(steps=member.train_steps, batch_size=config.batch_size,
-                                     lr=config.learning_rate, weight_decay=member.weight_decay))
-    train_acc = evaluate_accuracy(model, x_tr, y_tr)
-    test_acc = evaluate_accuracy(model, x_te, y_te)
+def _on(part: Part, device: torch.device) -> Part:
+    return Part(part.name, part.x.to(device), part.y.to(device), part.index, part.half)
 
-    # predictor: accuracy with dropout kept on at evaluation
-    native = dropout_curve(model, x_te, y_te, config.rates, config.passes, "native")
-    inserted = dropout_curve(model, x_te, y_te, config.rates, config.passes, "inserted")
 
-    # target (a): prunability, one-shot and with brief fine-tuning on the model's own training data
+def measure_predictors(model: nn.Module, part: Part, config: DropoutStudyConfig, seed: int) -> Predictors:
+    """The predictors, from the predictor split alone."""
+    native, mc = dropout_curve(model, part.x, part.y, config.rates, config.passes, "native", part.half,
+                               config.mc_rate)
+    inserted, _ = dropout_curve(model, part.x, part.y, config.rates, config.passes, "inserted", part.half)
+    assert mc is not None
+
+    def score(m: nn.Module) -> list[float]:
+        return accuracy_views(m, part.x, part.y, part.half)
+
+    tolerance = config.tolerance_points / 100.0
+    random = [prunability(model, score, config.random_prune_sparsities, tolerance, "random", stop_early=False,
+                          seed=seed + draw) for draw in range(config.random_prune_draws)]
+    return Predictors(native=native, inserted=inserted, mc=mc, random_prune=random)
+
+
+def measure_targets(model: nn.Module, member: Member, data: StudyData, own: tuple[torch.Tensor, torch.Tensor],
+                    config: DropoutStudyConfig, device: torch.device) -> Targets:
+    """The targets: scored on the target split, chosen on validation, updated on fit (``own`` = the member's
+    training subset and labels, which the labels-only student learns from)."""
+    target, validation = _on(data.target, device), _on(data.validation, device)
+    fit_x = data.fit.x.to(device)
+    x_own, y_own = own
     tolerance = config.tolerance_points / 100.0
 
-    def score(m: nn.Module) -> float:
-        return evaluate_accuracy(m, x_te, y_te)
+    def score(m: nn.Module) -> list[float]:
+        return accuracy_views(m, target.x, target.y, target.half)
+
+    def choose(m: nn.Module) -> float:
+        return evaluate_accuracy(m, validation.x, validation.y)
 
     finetune_cfg = FitConfig(steps=config.finetune_steps, batch_size=config.batch_size,
                              lr=config.finetune_learning_rate)
     oneshot = prunability(model, score, config.prune_sparsities, tolerance, "magnitude", stop_early=False)
     tuned = prunability(model, score, config.prune_sparsities, tolerance, "magnitude",
-                        finetune=lambda m: fit(m, x_tr, y_tr, finetune_cfg))
-    # baseline: robustness to random pruning (same weights budget, no magnitude information)
-    random_aucs = [prunability(model, score, config.random_prune_sparsities, tolerance, "random", stop_early=False,
-                               seed=member.seed + draw).auc() for draw in range(config.random_prune_draws)]
+                        finetune=lambda m: fit(m, x_own, y_own, finetune_cfg), choose=choose, stop_early=True)
+    student_cfg = FitConfig(steps=config.student_steps, batch_size=config.student_batch_size, lr=config.learning_rate)
+    distillation = measure_distillation(
+        model, lambda: build_student(member, data, config.student_width_divisor).to(device), fit_x, x_own, y_own,
+        validation, target, student_cfg, config.kd_temperatures)
+    return Targets(prune_oneshot=oneshot, prune_finetuned=tuned, distillation=distillation)
 
-    # target (b): distillability, and the same student without the teacher for comparison
-    student_cfg = FitConfig(steps=config.student_steps, batch_size=config.batch_size, lr=config.learning_rate)
-    student = build_student(data).to(device)
-    distill(model, student, x_tr, y_tr, student_cfg, config.kd_temperature, config.kd_alpha)
-    scratch = build_student(data).to(device)
-    fit(scratch, x_tr, y_tr, student_cfg)
 
+def measure_member(member: Member, data: StudyData, config: DropoutStudyConfig, device: torch.device,
+                   score_rng: np.random.Generator) -> MemberResult:
+    """Train one model, then measure its covariates, predictors and targets (module docstring)."""
+    started = time.perf_counter()
+    seed_everything(member.seed)
+    x_own, y_own = training_subset(member, data)
+    x_own, y_own = x_own.to(device), y_own.to(device)
+    model = build_model(member, data).to(device)
+    fit(model, x_own, y_own, FitConfig(steps=member.train_steps, batch_size=config.batch_size,
+                                       lr=config.learning_rate, weight_decay=member.weight_decay))
+    validation = _on(data.validation, device)
+    predictors = measure_predictors(model, _on(data.predictor, device), config, member.seed)
+    targets = measure_targets(model, member, data, (x_own, y_own), config, device)
     return MemberResult(
-        member=member, n_train=int(x_tr.shape[0]), batch_size=config.batch_size, train_accuracy=train_acc,
-        test_accuracy=test_acc, weight_norm=weight_norm(model), native=native, inserted=inserted,
-        prune_oneshot=oneshot, prune_finetuned=tuned, random_prune_aucs=random_aucs,
-        student_accuracy=accuracy(student.eval(), x_te, y_te),
-        student_scratch_accuracy=accuracy(scratch.eval(), x_te, y_te),
+        member=member, n_train=int(x_own.shape[0]), batch_size=config.batch_size,
+        train_accuracy=evaluate_accuracy(model, x_own, y_own),
+        clean_accuracy=evaluate_accuracy(model, validation.x, validation.y), chance_accuracy=data.chance_accuracy,
+        weight_norm=weight_norm(model), predictors=predictors, targets=targets,
         random_score=float(score_rng.random()), elapsed_s=time.perf_counter() - started,
     )

@@ -13,8 +13,9 @@ Shuffling draws from torch's global generator, so the study seeds once per model
 ``dlplayground.seeding.seed_everything`` and the whole run is reproducible.
 
 ``accuracy`` leaves the model's mode alone (evaluation-time dropout calls it with Dropout modules switched on);
-``evaluate_accuracy`` is clean accuracy, in eval mode for the call. ``modes_restored`` is the one way this
-package puts every module's ``training`` flag back after changing it.
+``evaluate_accuracy`` is clean accuracy, in eval mode for the call; ``accuracy_views`` is clean accuracy on a
+set of examples and on each of its two halves (for split-half reliability). ``modes_restored`` is the one way
+this package puts every module's ``training`` flag back after changing it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -144,3 +146,14 @@ def evaluate_accuracy(model: nn.Module, inputs: torch.Tensor, labels: torch.Tens
     with modes_restored(model):
         model.eval()
         return accuracy(model, inputs, labels, batch_size)
+
+
+def accuracy_views(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, half: np.ndarray) -> list[float]:
+    """Clean accuracy on all the examples, then on the half where ``half`` is True, then on the other half."""
+    with modes_restored(model):
+        model.eval()
+        correct = (predict_logits(model, inputs).argmax(dim=1) == labels).cpu().numpy()
+    mask = np.asarray(half, dtype=bool)
+    if mask.shape != correct.shape:
+        raise ValueError(f"half must be a boolean mask of {correct.size} examples, got shape {mask.shape}")
+    return [float(correct.mean()), float(correct[mask].mean()), float(correct[~mask].mean())]
