@@ -50,7 +50,7 @@ def _train(ctx: DistContext, global_batch: int = GLOBAL_BATCH) -> tuple[dict[str
     tokenizer = wrap_tokenizer(train_tokenizer(data.texts, QUICK_SPEC.vocab_size), 64)
     seqs = encode(tokenizer, data.texts, 64)
     torch.manual_seed(0)
-    model = build_scratch_model(replace(QUICK_SPEC, dropout=0.0), tokenizer, names, 64)
+    model = build_scratch_model(replace(QUICK_SPEC, dropout=0.0), tokenizer, names)
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     cfg = TrainConfig(steps=STEPS, global_batch_size=global_batch, learning_rate=3e-3, imbalance="none", seed=0)
     log = train_classifier(model, seqs, labels, len(names), cfg, ctx=ctx, plan=select_precision("fp32", CPU),

@@ -1,92 +1,126 @@
-"""From runs to findings: each model's mean and seed spread, the best strategy, the class mix fed.
+"""From fold outcomes to findings: pooled out-of-fold predictions, scores with intervals, paired differences.
 
-A Longformer strategy is summarised over its seeds (mean and sample sd); the two baselines are
-deterministic, so their sd is 0. The best strategy is the one with the highest mean validation accuracy
-(the competition's metric), macro-F1 breaking ties; its best seed provides the confusion matrix and the
-submission.
+Each model's held-out predictions of all folds are pooled in the plan's scored order, so every scored post
+has exactly one prediction per model (the argmax of the selected candidate's probabilities in the fold
+that held it out). Scores are computed on the pooled posts at their natural class priors, each with a
+bootstrap interval over posts (``comparison.score_interval``), and the models are compared pairwise on the
+same posts (``comparison.compare_family``). The family of differences the verdict reads:
+
+* full-context Longformer minus TF-IDF, in accuracy and in macro-F1;
+* full-context Longformer minus its short-context twin, in accuracy and in macro-F1 (only when some post is
+  longer than the short budget; otherwise the twin is not trained -- see ``context``);
+* full-context Longformer minus the majority class, in accuracy (does it learn anything at all).
 """
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from dlplayground.studies.gods.metrics import ClassificationScores
-from dlplayground.studies.gods.runs import StrategyRun
+import numpy as np
 
-MAJORITY = "majority class"
-TFIDF = "tfidf+logreg"
+from dlplayground.stats import Interval
+from dlplayground.studies.gods.comparison import BootstrapPlan, PairedComparison, compare_family, score_interval
+from dlplayground.studies.gods.context import LengthProfile
+from dlplayground.studies.gods.metrics import ClassificationScores, classification_scores
+from dlplayground.studies.gods.runs import FULL, MAJORITY, SHORT, TFIDF, FamilyOutcome
+
+MODEL_ORDER = (MAJORITY, TFIDF, SHORT, FULL)
 
 
-def longformer_name(strategy: str) -> str:
-    """The model's name in tables and figures for a Longformer trained under ``strategy``."""
-    return f"longformer/{strategy}"
+def model_names(full_length: int, short_length: int) -> dict[str, str]:
+    """Display names of the four models (keys are the family ids used in the raw record)."""
+    return {MAJORITY: "majority class", TFIDF: "TF-IDF + logistic regression",
+            SHORT: f"Longformer, first {short_length} tokens", FULL: f"Longformer, full context ({full_length} tokens)"}
 
 
 @dataclass(frozen=True)
-class ScoreSummary:
-    """Mean and spread of one model's validation scores over its runs."""
+class ModelResult:
+    """One model's pooled out-of-fold predictions and scores."""
 
+    key: str
     name: str
-    accuracy: float
-    accuracy_sd: float
-    """Sample standard deviation over seeds (0 with one run)."""
-    macro_f1: float
-    macro_f1_sd: float
-    recall: tuple[float | None, ...]
-    """Mean per-class recall over the runs where the class had validation examples."""
-    train_s: float | None
-    """Mean training seconds per run; None for the baselines (not timed)."""
-    runs: int
+    predictions: tuple[int, ...]
+    scores: ClassificationScores
+    accuracy: Interval
+    macro_f1: Interval
+    chosen: tuple[str, ...]
+    """The candidate selected in each fold."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "predictions": list(self.predictions), "scores": self.scores.to_dict(),
+                "accuracy": self.accuracy.to_dict(), "macro_f1": self.macro_f1.to_dict(), "chosen": list(self.chosen)}
 
 
-def _sd(values: Sequence[float]) -> float:
-    return statistics.stdev(values) if len(values) > 1 else 0.0
+@dataclass(frozen=True)
+class Findings:
+    """Everything the verdict, tables and figures are computed from."""
+
+    truth: tuple[int, ...]
+    models: dict[str, ModelResult]
+    """In ``MODEL_ORDER``; ``SHORT`` absent when the twin was not trained."""
+    comparisons: tuple[PairedComparison, ...]
+    lengths: LengthProfile
+    folds: int
+    illustrative: bool
+
+    @property
+    def n(self) -> int:
+        return len(self.truth)
+
+    @property
+    def short_ran(self) -> bool:
+        return SHORT in self.models
+
+    def comparison(self, first: str, second: str, metric: str) -> PairedComparison | None:
+        return next((c for c in self.comparisons if (c.first, c.second, c.metric) == (first, second, metric)), None)
+
+    def chosen_strategies(self) -> Counter[str]:
+        """How often each imbalance strategy won the full-context Longformer's inner selection."""
+        return Counter(label.split(",")[0] for label in self.models[FULL].chosen)
 
 
-def summarise_scores(name: str, scores: Sequence[ClassificationScores], train_s: float | None = None) -> ScoreSummary:
-    """Mean and sd over ``scores`` (one per run)."""
-    recalls = []
-    for i in range(len(scores[0].recall)):
-        values = [s.recall[i] for s in scores if s.recall[i] is not None]
-        recalls.append(statistics.fmean(values) if values else None)
-    accuracies, f1s = [s.accuracy for s in scores], [s.macro_f1 for s in scores]
-    return ScoreSummary(
-        name=name, accuracy=statistics.fmean(accuracies), accuracy_sd=_sd(accuracies),
-        macro_f1=statistics.fmean(f1s), macro_f1_sd=_sd(f1s), recall=tuple(recalls), train_s=train_s,
-        runs=len(scores),
-    )
+def comparison_pairs(short_ran: bool) -> list[tuple[str, str, str]]:
+    """The family of differences the verdict reads (module docstring), in reading order."""
+    pairs = [(FULL, TFIDF, "accuracy"), (FULL, TFIDF, "macro_f1")]
+    if short_ran:
+        pairs += [(FULL, SHORT, "accuracy"), (FULL, SHORT, "macro_f1")]
+    return [*pairs, (FULL, MAJORITY, "accuracy")]
 
 
-def summarise_models(
-    runs: Sequence[StrategyRun], strategies: Sequence[str], majority: ClassificationScores,
-    tfidf: ClassificationScores,
-) -> dict[str, ScoreSummary]:
-    """Summaries keyed by model name: the two baselines first, then one per strategy in order."""
-    summaries = {MAJORITY: summarise_scores(MAJORITY, [majority]), TFIDF: summarise_scores(TFIDF, [tfidf])}
-    for strategy in strategies:
-        mine = [r for r in runs if r.strategy == strategy]
-        name = longformer_name(strategy)
-        summaries[name] = summarise_scores(name, [r.scores for r in mine],
-                                           statistics.fmean(r.log.seconds for r in mine))
-    return summaries
+def pooled_predictions(outcomes: Sequence[FamilyOutcome]) -> tuple[int, ...]:
+    """The argmax of each fold's held-out probabilities, concatenated in fold order (the scored order)."""
+    ordered = sorted(outcomes, key=lambda o: o.fold)
+    return tuple(int(c) for o in ordered for c in o.held_out_probabilities.argmax(axis=1))
 
 
-def best_strategy(summaries: dict[str, ScoreSummary], strategies: Sequence[str]) -> str:
-    """The strategy with the highest mean accuracy (macro-F1 breaks ties)."""
-    return max(strategies, key=lambda s: (summaries[longformer_name(s)].accuracy,
-                                          summaries[longformer_name(s)].macro_f1))
+def analyse(truth: Sequence[int], outcomes: Mapping[str, Sequence[FamilyOutcome]], label_names: Sequence[str],
+            names: Mapping[str, str], plan: BootstrapPlan, lengths: LengthProfile, *, illustrative: bool) -> Findings:
+    """Pool, score with intervals, and compare the models on the scored posts."""
+    k = len(label_names)
+    models: dict[str, ModelResult] = {}
+    for key in MODEL_ORDER:
+        if key not in outcomes:
+            continue
+        predicted = pooled_predictions(outcomes[key])
+        if len(predicted) != len(truth):
+            raise ValueError(f"{key}: {len(predicted)} pooled predictions for {len(truth)} scored posts")
+        models[key] = ModelResult(
+            key=key, name=names[key], predictions=predicted,
+            scores=classification_scores(truth, predicted, label_names),
+            accuracy=score_interval(truth, predicted, "accuracy", k, plan),
+            macro_f1=score_interval(truth, predicted, "macro_f1", k, plan),
+            chosen=tuple(o.chosen_label for o in sorted(outcomes[key], key=lambda o: o.fold)),
+        )
+    pairs = comparison_pairs(SHORT in models)
+    comparisons = compare_family(truth, {k_: m.predictions for k_, m in models.items()}, pairs, k, plan)
+    folds = len(next(iter(outcomes.values())))
+    return Findings(tuple(int(t) for t in truth), models, tuple(comparisons), lengths, folds, illustrative)
 
 
-def best_run(runs: Sequence[StrategyRun], strategy: str) -> StrategyRun:
-    """The seed of ``strategy`` that scored best (accuracy, then macro-F1)."""
-    return max((r for r in runs if r.strategy == strategy), key=lambda r: (r.scores.accuracy, r.scores.macro_f1))
-
-
-def class_mix(runs: Sequence[StrategyRun], strategy: str) -> list[float]:
-    """Share of each class among the examples ``strategy`` fed to training, pooled over ranks and seeds."""
-    seen = [sum(r.log.seen_per_class[c] for r in runs if r.strategy == strategy)
-            for c in range(len(runs[0].log.seen_per_class))]
-    total = sum(seen)
-    return [n / total for n in seen]
+def class_mix(runs_fed: Sequence[Sequence[int]]) -> list[float]:
+    """Share of each class among examples fed to training, pooled over the given runs' counts."""
+    seen = np.sum(np.asarray(runs_fed, dtype=float), axis=0)
+    return (seen / seen.sum()).tolist()

@@ -32,6 +32,7 @@ from transformers import (
     PreTrainedTokenizerBase,
     PreTrainedTokenizerFast,
 )
+from transformers.utils import logging as hf_logging
 
 from dlplayground.errors import UserInputError
 
@@ -41,18 +42,26 @@ SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 
 @dataclass(frozen=True)
 class ScratchSpec:
-    """The from-scratch model: small enough to train on two CPU cores in minutes."""
+    """The from-scratch model: small enough that a nested comparison trains in minutes on two CPU cores.
 
-    hidden_size: int = 128
+    One layer of width 64 reached the accuracy of the former two layers of width 128 on the illustrative
+    corpus in a quarter of the time per step; the study trains dozens of candidates, so the cheaper one is
+    the default. Its context window is ``max_positions`` tokens (512), its local attention window
+    ``attention_window`` tokens (32): the short-context twin reads one attention window's worth.
+    """
+
+    hidden_size: int = 64
     """Width of every token state."""
-    num_layers: int = 2
+    num_layers: int = 1
     """Transformer blocks."""
-    num_heads: int = 4
+    num_heads: int = 2
     """Attention heads per block (``hidden_size`` must divide by it)."""
-    intermediate_size: int = 256
+    intermediate_size: int = 128
     """Feed-forward width."""
     attention_window: int = 32
     """Full sliding window (w/2 tokens each side); must be even."""
+    max_positions: int = 512
+    """The context window: the longest input (tokens, special tokens included) the position table holds."""
     vocab_size: int = 4000
     """BPE target size (a small corpus may stop earlier)."""
     dropout: float = 0.1
@@ -63,10 +72,26 @@ class ScratchSpec:
             raise ValueError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
         if self.attention_window < 2 or self.attention_window % 2:
             raise ValueError(f"attention_window must be a positive even number, got {self.attention_window}")
+        if self.max_positions < self.attention_window:
+            raise ValueError(f"max_positions {self.max_positions} is below attention_window {self.attention_window}")
 
 
 QUICK_SPEC = ScratchSpec(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
-                         attention_window=16, vocab_size=400)
+                         attention_window=16, max_positions=64, vocab_size=400)
+
+
+@dataclass(frozen=True)
+class ContextWindows:
+    """How much of a post a model can read: its whole window, and one local attention window."""
+
+    positions: int
+    """Longest input its position table allows (4096 for longformer-base, ``max_positions`` from scratch)."""
+    attention: int
+    """Its sliding attention window (512 for longformer-base): what a same-cost short-context model reads."""
+
+
+def scratch_windows(spec: ScratchSpec) -> ContextWindows:
+    return ContextWindows(positions=spec.max_positions, attention=spec.attention_window)
 
 
 # ---------------------------------------------------------------------------------------------- tokenizer
@@ -102,6 +127,15 @@ def encode(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length:
     return tokenizer(list(texts), truncation=True, max_length=max_length, add_special_tokens=True)["input_ids"]
 
 
+def token_lengths(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> list[int]:
+    """Tokens per text before any truncation, special tokens included (what a model would need to read it all)."""
+    if not texts:
+        return []
+    # verbose=False: lengths beyond the tokenizer's maximum are the point here, not a mistake to warn about.
+    ids = tokenizer(list(texts), truncation=False, add_special_tokens=True, verbose=False)["input_ids"]
+    return [len(seq) for seq in ids]
+
+
 def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, window: int) -> dict[str, torch.Tensor]:
     """Pad to the longest sequence rounded up to a multiple of ``window``; global attention on token 0."""
     longest = max(len(s) for s in seqs)
@@ -128,7 +162,7 @@ def _label_maps(label_names: Sequence[str]) -> tuple[dict[int, str], dict[str, i
 
 
 def build_scratch_model(
-    spec: ScratchSpec, tokenizer: PreTrainedTokenizerBase, label_names: Sequence[str], max_length: int
+    spec: ScratchSpec, tokenizer: PreTrainedTokenizerBase, label_names: Sequence[str]
 ) -> LongformerForSequenceClassification:
     """A freshly initialised Longformer classifier sized by ``spec`` (seed torch before calling)."""
     id2label, label2id = _label_maps(label_names)
@@ -137,7 +171,7 @@ def build_scratch_model(
         num_attention_heads=spec.num_heads, intermediate_size=spec.intermediate_size,
         attention_window=spec.attention_window,
         # RoBERTa-style positions start at pad_token_id + 1.
-        max_position_embeddings=max_length + tokenizer.pad_token_id + 1,
+        max_position_embeddings=spec.max_positions + tokenizer.pad_token_id + 1,
         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id, sep_token_id=tokenizer.eos_token_id,
         hidden_dropout_prob=spec.dropout, attention_probs_dropout_prob=spec.dropout,
@@ -148,14 +182,14 @@ def build_scratch_model(
 
 def build_classifier(
     scratch: ScratchSpec | None, checkpoint: CheckpointRef | None, tokenizer: PreTrainedTokenizerBase,
-    label_names: Sequence[str], max_length: int, dropout: float | None,
+    label_names: Sequence[str], dropout: float | None,
 ) -> LongformerForSequenceClassification:
     """The model a run trains: the checkpoint with a fresh head, or a new one sized by ``scratch``."""
     if checkpoint is not None:
         return load_checkpoint_model(checkpoint, label_names, dropout)
     if scratch is None:
         raise ValueError("need a ScratchSpec to build a model from scratch when no checkpoint is given")
-    return build_scratch_model(scratch, tokenizer, label_names, max_length)
+    return build_scratch_model(scratch, tokenizer, label_names)
 
 
 @dataclass(frozen=True)
@@ -213,6 +247,11 @@ def _check_longformer(config: object, name: str) -> None:
     model_type = getattr(config, "model_type", None)
     if model_type != "longformer":
         raise UserInputError(f"--model {name!r} is a {model_type!r} checkpoint; this study needs a Longformer")
+    # transformers asserts this deep inside model construction; say it here, naming the fields.
+    window, layers = getattr(config, "attention_window", None), getattr(config, "num_hidden_layers", None)
+    if isinstance(window, list | tuple) and len(window) != layers:
+        raise UserInputError(f"--model {name!r}: config.json's attention_window lists {len(window)} value(s) for "
+                             f"{layers} layer(s) (num_hidden_layers); expected one per layer, or a single integer")
 
 
 def _load_error(ref: CheckpointRef, exc: BaseException) -> UserInputError:
@@ -220,19 +259,30 @@ def _load_error(ref: CheckpointRef, exc: BaseException) -> UserInputError:
     return UserInputError(f"--model {where} {ref.name!r} could not be loaded ({_first_line(exc)})")
 
 
-def load_checkpoint_tokenizer(ref: CheckpointRef) -> tuple[PreTrainedTokenizerBase, int]:
-    """The checkpoint's tokenizer and the longest input its position table allows."""
-    options = {"local_files_only": not ref.allow_download}
+def checkpoint_windows(ref: CheckpointRef) -> ContextWindows:
+    """The checkpoint's context window (position table) and attention window, read from its config."""
     try:
-        config = AutoConfig.from_pretrained(ref.name, **options)
-        tokenizer = AutoTokenizer.from_pretrained(ref.name, **options)
+        config = AutoConfig.from_pretrained(ref.name, local_files_only=not ref.allow_download)
     except (OSError, ValueError) as exc:
         raise _load_error(ref, exc) from None
     _check_longformer(config, ref.name)
+    window = config.attention_window
+    attention = int(max(window) if isinstance(window, list | tuple) else window)
+    # RoBERTa-style position ids run from pad_token_id + 1 to max_position_embeddings - 1.
+    positions = int(config.max_position_embeddings) - int(config.pad_token_id) - 1
+    return ContextWindows(positions=positions, attention=min(attention, positions))
+
+
+def load_checkpoint_tokenizer(ref: CheckpointRef) -> tuple[PreTrainedTokenizerBase, ContextWindows]:
+    """The checkpoint's tokenizer and its context windows."""
+    windows = checkpoint_windows(ref)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(ref.name, local_files_only=not ref.allow_download)
+    except (OSError, ValueError) as exc:
+        raise _load_error(ref, exc) from None
     if tokenizer.pad_token_id is None:
         raise UserInputError(f"--model {ref.name!r}: its tokenizer has no padding token")
-    # RoBERTa-style position ids run from pad_token_id + 1 to max_position_embeddings - 1.
-    return tokenizer, int(config.max_position_embeddings) - int(config.pad_token_id) - 1
+    return tokenizer, windows
 
 
 def load_checkpoint_model(
@@ -247,12 +297,28 @@ def load_checkpoint_model(
         config.num_labels, config.id2label, config.label2id = len(label_names), id2label, label2id
         if dropout is not None:
             config.hidden_dropout_prob = config.attention_probs_dropout_prob = dropout
-        # ignore_mismatched_sizes: a checkpoint fine-tuned for another label count gets a new head.
-        return LongformerForSequenceClassification.from_pretrained(
-            ref.name, config=config, ignore_mismatched_sizes=True, **options
-        )
+        # ignore_mismatched_sizes: a checkpoint fine-tuned for another label count gets a new head. The load
+        # report transformers logs for every candidate is replaced by the check below, which is what matters.
+        before, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        try:
+            model, info = LongformerForSequenceClassification.from_pretrained(
+                ref.name, config=config, ignore_mismatched_sizes=True, output_loading_info=True, **options
+            )
+        finally:
+            hf_logging.set_verbosity(before)
+            if bars:
+                hf_logging.enable_progress_bar()
     except (OSError, ValueError) as exc:
         raise _load_error(ref, exc) from None
+    missing = [k for k in info.get("missing_keys", ()) if not k.startswith("classifier.")]
+    if missing:
+        raise UserInputError(
+            f"--model {ref.name!r}: {len(missing)} encoder weight(s) are missing from the checkpoint (e.g. "
+            f"{sorted(missing)[0]!r}) and would be trained from random values; expected a Longformer encoder"
+        )
+    return model
 
 
 def _first_line(exc: BaseException) -> str:

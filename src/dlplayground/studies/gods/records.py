@@ -1,55 +1,61 @@
-"""What the run records: the headline metrics and the raw values behind every table and figure.
+"""What the run records: the few headline metrics, and the raw values behind every table and figure.
 
-Metrics are the raw means per model (unrounded; the report rounds). ``raw_record`` holds every run's
-scores, per-step losses, class mix fed and training time, the baselines' scores and the summaries, so a
-reader can re-derive any table or figure, or re-analyse, without re-running.
+Metrics are unrounded (the report rounds); an interval is a ``[low, high]`` pair. ``raw_record`` keeps every
+scored post's label and each model's pooled prediction, each fold's selection with every candidate's inner
+scores, every Longformer candidate's losses, streams and class mix, the token lengths and the
+precision/process measurements, so a reader can re-derive any table or figure, or re-analyse, without
+re-running.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
-from dlplayground.studies.gods.analysis import MAJORITY, TFIDF, ScoreSummary, longformer_name
-from dlplayground.studies.gods.metrics import ClassificationScores
-from dlplayground.studies.gods.runs import StrategyRun
+from dlplayground.studies.gods.analysis import Findings
+from dlplayground.studies.gods.comparison import BootstrapPlan
+from dlplayground.studies.gods.efficiency import EfficiencyRow
+from dlplayground.studies.gods.folds import NestedPlan
+from dlplayground.studies.gods.runs import FULL, MAJORITY, SHORT, TFIDF, CandidateRun, FamilyOutcome
+
+_METRIC_KEYS = {FULL: "longformer", SHORT: "longformer_short", TFIDF: "tfidf_logreg", MAJORITY: "majority"}
 
 
-def headline_metrics(
-    summaries: dict[str, ScoreSummary], strategies: Sequence[str], best: str, *, world_size: int, precision: str,
-    validation_examples: int, train_examples: int,
-) -> dict[str, float | int | str | None]:
-    """The result's metrics: raw means, one set per model, and the scale of the run."""
-    top = summaries[longformer_name(best)]
-    metrics: dict[str, float | int | str | None] = {
-        "best_strategy": best,
-        "accuracy_best_longformer": top.accuracy, "macro_f1_best_longformer": top.macro_f1,
-        "accuracy_tfidf_logreg": summaries[TFIDF].accuracy, "macro_f1_tfidf_logreg": summaries[TFIDF].macro_f1,
-        "accuracy_majority": summaries[MAJORITY].accuracy, "macro_f1_majority": summaries[MAJORITY].macro_f1,
-    }
-    for strategy in strategies:
-        s = summaries[longformer_name(strategy)]
-        key = strategy.replace("-", "_")
-        metrics[f"accuracy_{key}"] = s.accuracy
-        metrics[f"macro_f1_{key}"] = s.macro_f1
-        metrics[f"train_s_{key}"] = s.train_s
-    metrics.update(world_size=world_size, precision=precision, validation_examples=validation_examples,
-                   train_examples=train_examples)
+def headline_metrics(findings: Findings, *, world_size: int, precision: str) -> dict[str, Any]:
+    """The result's metrics: each model's held-out accuracy, the differences the verdict reads, the data's scale."""
+    metrics: dict[str, Any] = {}
+    for key, model in findings.models.items():
+        name = _METRIC_KEYS[key]
+        metrics[f"accuracy_{name}"] = model.accuracy.estimate
+        if key in (FULL, TFIDF):
+            metrics[f"accuracy_{name}_interval"] = [model.accuracy.low, model.accuracy.high]
+            metrics[f"macro_f1_{name}"] = model.macro_f1.estimate
+    for second, label in ((TFIDF, "tfidf"), (SHORT, "short")):
+        c = findings.comparison(FULL, second, "accuracy")
+        if c is not None:
+            metrics[f"accuracy_difference_vs_{label}"] = c.difference.estimate
+            metrics[f"accuracy_difference_vs_{label}_interval"] = [c.difference.low, c.difference.high]
+    metrics.update(share_posts_beyond_short=findings.lengths.share_beyond_short, held_out_posts=findings.n,
+                   folds=findings.folds, world_size=world_size, precision=precision)
     return metrics
 
 
 def raw_record(
-    runs: Sequence[StrategyRun], summaries: dict[str, ScoreSummary], baselines: dict[str, ClassificationScores],
-    best: StrategyRun, label_names: Sequence[str], train_counts: Sequence[int], val_counts: Sequence[int],
+    findings: Findings, plan: NestedPlan, scored_ids: Sequence[str], label_names: Sequence[str],
+    outcomes: Sequence[FamilyOutcome], runs: Sequence[CandidateRun], efficiency: Sequence[EfficiencyRow],
+    bootstrap: BootstrapPlan, root_seed: int,
 ) -> dict[str, Any]:
-    """Everything the tables and figures come from, as plain JSON: per-run scores, losses and class mix."""
+    """Everything the tables and figures come from, as plain JSON."""
+    fold_of = [f.index for f in plan.folds for _ in f.held_out]
     return {
-        "best": {"strategy": best.strategy, "model": longformer_name(best.strategy), "seed": best.seed},
         "label_names": list(label_names),
-        "train_class_counts": list(train_counts),
-        "validation_class_counts": list(val_counts),
-        "runs": [r.to_dict() for r in runs],
-        "baselines": {name: scores.to_dict() for name, scores in baselines.items()},
-        "summaries": {name: asdict(s) for name, s in summaries.items()},
+        "root_seed": root_seed,
+        "bootstrap": bootstrap.to_dict(),
+        "scored": {"ids": list(scored_ids), "truth": list(findings.truth), "fold": fold_of},
+        "models": {key: m.to_dict() for key, m in findings.models.items()},
+        "comparisons": [c.to_dict() for c in findings.comparisons],
+        "token_lengths": findings.lengths.to_dict(),
+        "selections": [o.to_dict() for o in outcomes],
+        "candidates": [r.to_dict() for r in runs],
+        "efficiency": [r.to_dict() for r in efficiency],
     }

@@ -3,11 +3,15 @@
 ``WeightedRandomSampler`` draws for one process and ``DistributedSampler`` shards a fixed order; neither
 does both, so combining them either gives every rank the same draw (each example seen ``world_size``
 times per epoch) or an unweighted shard. The samplers here do both: every rank computes the *same*
-global draw for the epoch (one generator seeded with ``seed + epoch``) and takes the positions
+global draw for the epoch (one generator seeded from ``(seed, epoch)``) and takes the positions
 ``rank, rank + world_size, ...`` of it. The ranks' shares are therefore disjoint slices of one weighted
 sample, their union is exactly that sample, and ``set_epoch`` gives a fresh draw each epoch, as with
 ``DistributedSampler``. The strided split also means that with a global batch of ``B`` split as ``B /
 world_size`` per rank, step ``k`` sees the same examples as a single process with batch ``B``.
+
+Epoch ``e`` of a sampler seeded with ``seed`` draws from ``streams.derive_seed(seed, e)``, the ``e``-th child of
+the ``SeedSequence`` rooted at ``seed`` -- not from ``seed + e``, with which a run seeded ``s + 1`` would
+replay the run seeded ``s`` one epoch later.
 
 Strategies (``IMBALANCE_STRATEGIES``):
 
@@ -26,6 +30,8 @@ import numpy as np
 import torch
 from sklearn.utils.class_weight import compute_class_weight
 from torch.utils.data import Sampler
+
+from dlplayground.studies.gods.streams import derive_seed
 
 IMBALANCE_STRATEGIES = ("none", "weighted-loss", "oversample", "undersample")
 
@@ -71,7 +77,7 @@ class _ShardedDraw(Sampler[int]):
     def global_indices(self, epoch: int | None = None) -> torch.Tensor:
         """The whole epoch's draw, the same on every rank (the ranks' shares interleave into it)."""
         generator = torch.Generator()
-        generator.manual_seed(self.seed + (self.epoch if epoch is None else epoch))
+        generator.manual_seed(derive_seed(self.seed, self.epoch if epoch is None else epoch))
         drawn = self._draw(generator)
         if self.total_size > len(drawn):  # pad by wrapping, as DistributedSampler does
             reps = math.ceil(self.total_size / len(drawn))

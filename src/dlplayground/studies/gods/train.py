@@ -22,6 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from transformers import get_linear_schedule_with_warmup
 
+from dlplayground.devices import synchronize
 from dlplayground.studies.gods.amp import PrecisionPlan
 from dlplayground.studies.gods.distributed import DistContext, all_gather_objects, all_reduce_sum
 from dlplayground.studies.gods.longformer import pad_batch
@@ -60,11 +61,14 @@ class TrainConfig:
 
 @dataclass
 class TrainLog:
-    """What a run did: per-step loss (mean over ranks), wall time, and the class mix it was fed."""
+    """What a run did: per-step loss (mean over ranks), wall time, the class mix it was fed, step times."""
 
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
     seen_per_class: list[int] = field(default_factory=list)
+    step_s: list[float] = field(default_factory=list)
+    """This rank's wall seconds per optimizer step, the device synchronised at each step's end (DDP keeps the
+    ranks in lockstep, so rank 0's times are the job's)."""
 
 
 def local_batch_size(global_batch_size: int, ctx: DistContext) -> int:
@@ -140,8 +144,10 @@ def train_classifier(
     losses = torch.zeros(cfg.steps, dtype=torch.float64)
     seen = torch.zeros(num_classes, dtype=torch.long)
     batches = _forever(loader, sampler)
+    step_s: list[float] = []
     started = time.perf_counter()
     for step in range(cfg.steps):
+        step_started = time.perf_counter()
         index = next(batches)
         inputs = {k: v.to(device) for k, v in pad_batch([seqs[i] for i in index], pad_id, window).items()}
         target = all_labels[index]
@@ -157,17 +163,19 @@ def train_classifier(
         scaler.update()
         scheduler.step()
         losses[step] = float(loss.detach())
+        synchronize(device)
+        step_s.append(time.perf_counter() - step_started)
         if on_step is not None:
             on_step(step, float(losses[step]))
     seconds = time.perf_counter() - started
     # One collective at the end instead of one per step: the logged loss is the mean over ranks.
     mean_losses = all_reduce_sum(losses, ctx) / ctx.world_size
     pooled_seen = all_reduce_sum(seen, ctx)
-    return TrainLog(losses=mean_losses.tolist(), seconds=seconds, seen_per_class=pooled_seen.tolist())
+    return TrainLog(losses=mean_losses.tolist(), seconds=seconds, seen_per_class=pooled_seen.tolist(), step_s=step_s)
 
 
 @torch.inference_mode()
-def predict_classes(
+def predict_probabilities(
     model: nn.Module,
     seqs: Sequence[Sequence[int]],
     *,
@@ -177,19 +185,24 @@ def predict_classes(
     pad_id: int,
     window: int,
     batch_size: int = 64,
-) -> list[int]:
-    """Predicted class per sequence; each rank scores a strided share, every rank gets the whole list."""
+) -> list[list[float]]:
+    """Class probabilities per sequence; each rank scores a strided share, every rank gets the whole list."""
     model.to(device).eval()
     mine = sorted(range(ctx.rank, len(seqs), ctx.world_size), key=lambda i: len(seqs[i]))  # less padding
-    local: list[tuple[int, int]] = []
+    local: list[tuple[int, list[float]]] = []
     for start in range(0, len(mine), batch_size):
         index = mine[start : start + batch_size]
         inputs = {k: v.to(device) for k, v in pad_batch([seqs[i] for i in index], pad_id, window).items()}
         with plan.autocast():
             logits = model(**inputs).logits
-        local.extend(zip(index, logits.float().argmax(dim=-1).tolist(), strict=True))
-    predictions = [-1] * len(seqs)
+        local.extend(zip(index, torch.softmax(logits.float(), dim=-1).cpu().tolist(), strict=True))
+    probabilities: list[list[float]] = [[] for _ in seqs]
     for share in all_gather_objects(local, ctx):
-        for i, label in share:
-            predictions[i] = label
-    return predictions
+        for i, row in share:
+            probabilities[i] = row
+    return probabilities
+
+
+def predict_classes(model: nn.Module, seqs: Sequence[Sequence[int]], **kwargs: object) -> list[int]:
+    """The most probable class per sequence (``predict_probabilities``' arguments)."""
+    return [max(range(len(row)), key=row.__getitem__) for row in predict_probabilities(model, seqs, **kwargs)]
