@@ -50,4 +50,5 @@ def test_bench_writes_results_atomically_and_reports(quick_bench):
     assert out.is_file()
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # no partial file left behind
     assert (quick_bench.report_dir / "index.html").is_file()
-    assert f"results written to {out}" in quick_bench.proc.stdout
+    # Shown as the user would write it: relative to the folder the command ran in.
+    assert f"results written to {out.relative_to(out.parent.parent)}\n" in quick_bench.proc.stdout

@@ -27,7 +27,7 @@ def layer(module: str) -> str:
     top = parts[0]
     if top in FOUNDATION or top in ("__init__", "__version__"):  # the package itself: its version
         return "foundation"
-    if top in ("cli", "__main__"):
+    if top in ("cli", "__main__", "run_all"):  # run_all is the CLI's `run all`: it drives bench, studies, report
         return "cli"
     if top == "studies":  # a study's package, or the shared runner and registry
         return f"studies.{parts[1]}" if len(parts) > 1 and (PACKAGE / "studies" / parts[1]).is_dir() else "studies"

@@ -320,7 +320,7 @@ def test_an_interrupted_bench_keeps_its_points_in_a_file_marked_incomplete(tmp_p
     assert proc.returncode == code, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Traceback" not in proc.stdout + proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"interrupted: the points measured so far were written to {tmp_path / 'out.json'}, "
+    assert last.startswith("interrupted: the points measured so far were written to out.json, "
                            "marked incomplete (interrupted while pass ")
     envelope = read_envelope(tmp_path / "out.json")
     assert envelope.incomplete.startswith("interrupted while pass ")

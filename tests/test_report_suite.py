@@ -74,8 +74,9 @@ def test_report_from_the_real_quick_suite(quick_bench):
     # over the quick time cap, and it then has none); the suite measures the device's peaks and counts
     # FLOPs, so the run gets its roofline too.
     measured = [m for m in QUICK_MODELS if any(r.model == m for r in envelope.records)]
-    assert figures == [f"figures/quick/{m}-cpu-float32.png" for m in measured] + [
-        "figures/quick/roofline-cpu-float32.png"]
+    assert figures == [f for m in measured for f in (f"figures/quick/{m}-cpu-float32.png",
+                                                     f"figures/quick/{m}-cpu-float32-memory.png")] + [
+        "figures/quick/roofline-cpu-float32.png"]  # each model's curves, then its memory per batch
     for rel in figures:
         with Image.open(out / rel) as img:
             img.verify()

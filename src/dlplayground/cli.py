@@ -130,6 +130,11 @@ def _bench(args: argparse.Namespace) -> int:
             partial.unlink(missing_ok=True)
 
 
+def _shown(path: Path) -> Path:
+    """A path as the user would write it: relative to the current folder when it lies below it."""
+    return path.relative_to(Path.cwd().resolve()) if path.is_relative_to(Path.cwd().resolve()) else path
+
+
 def _bench_outcome(code: int, recorder: _SweepRecorder, partial: Path, out: Path, report: Path | None) -> int:
     """Keep what the run measured and say how it ended: complete (0), some points failed (1, results and the
     failures written), interrupted (130/143, the points measured so far written, marked incomplete), or
@@ -137,6 +142,7 @@ def _bench_outcome(code: int, recorder: _SweepRecorder, partial: Path, out: Path
     from dlplayground.atomic import atomic_write_text
     from dlplayground.results import to_json
 
+    shown = _shown(out)
     sweep = recorder.sweep
     measured = sweep is not None and any(s.records for s in sweep.models.values())
     if recorder.interrupt is not None:
@@ -145,7 +151,7 @@ def _bench_outcome(code: int, recorder: _SweepRecorder, partial: Path, out: Path
             print("interrupted: no point had been measured; nothing written", file=sys.stderr)
             return signal_code
         atomic_write_text(out, to_json(sweep.envelope()) + "\n")
-        print(f"interrupted: the points measured so far were written to {out}, marked incomplete "
+        print(f"interrupted: the points measured so far were written to {shown}, marked incomplete "
               f"({sweep.incomplete}); no report was built", file=sys.stderr)
         return signal_code
     from dlplayground.bench.plugin import SAVE_ERROR
@@ -159,7 +165,7 @@ def _bench_outcome(code: int, recorder: _SweepRecorder, partial: Path, out: Path
         partial.replace(out)  # pytest-benchmark's file, with the sweep's section (failures included)
     else:  # every point failed or was skipped: pytest-benchmark had nothing to save, the sweep still has
         atomic_write_text(out, to_json(sweep.envelope()) + "\n")
-    print(f"bench: results written to {out}")
+    print(f"bench: results written to {shown}")
     if report is not None:
         from dlplayground.report import build_report
 
