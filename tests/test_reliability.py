@@ -12,6 +12,7 @@ import argparse
 import errno
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -244,51 +245,11 @@ def test_a_bad_user_factory_fails_fast_with_its_own_message(tmp_path, capsys, mo
 
 
 # ------------------------------------------------------------------------------------------ bench runs
-USER_MODELS = textwrap.dedent("""
-    import os
-    import signal
-
-    import torch
-    from torch import nn
-
-
-    class Buggy(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.linear = nn.Linear(8, 2)
-
-        def forward(self, x):
-            if x.shape[0] >= 4:
-                raise ValueError(f"shape bug at batch {x.shape[0]}")
-            return self.linear(x)
-
-
-    def buggy():
-        return Buggy(), lambda b: torch.randn(b, 8)
-
-
-    class Stops(nn.Module):
-        '''Sends the process a signal at its 60th call (in the passes), as Ctrl-C or `kill` would.'''
-
-        def __init__(self):
-            super().__init__()
-            self.linear = nn.Linear(8, 2)
-            self.calls = 0
-
-        def forward(self, x):
-            self.calls += 1
-            if self.calls == 60:
-                os.kill(os.getpid(), getattr(signal, os.environ["STOP_WITH"]))
-            return self.linear(x)
-
-
-    def stops():
-        return Stops(), lambda b: torch.randn(b, 8)
-""")
+USER_MODELS = Path(__file__).parents[1] / "tools" / "usermodels.py"  # shared with tools/reliability_probe.py
 
 
 def bench(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    (tmp_path / "usermodels.py").write_text(USER_MODELS)
+    shutil.copy(USER_MODELS, tmp_path / "usermodels.py")
     return subprocess.run(
         [sys.executable, "-m", "dlplayground", "bench", "--quick", *args], cwd=tmp_path, capture_output=True,
         text=True, timeout=600, check=False,

@@ -23,63 +23,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-USER_MODELS = textwrap.dedent("""
-    import os
-    import signal
-
-    import torch
-    from torch import nn
-
-
-    class Buggy(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.linear = nn.Linear(8, 2)
-
-        def forward(self, x):
-            if x.shape[0] >= 4:
-                raise ValueError(f"shape bug at batch {x.shape[0]}")
-            return self.linear(x)
-
-
-    def buggy():
-        return Buggy(), lambda b: torch.randn(b, 8)
-
-
-    class Stops(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.linear = nn.Linear(8, 2)
-            self.calls = 0
-
-        def forward(self, x):
-            self.calls += 1
-            if self.calls == 60 and os.environ.get("STOP_WITH"):
-                os.kill(os.getpid(), getattr(signal, os.environ["STOP_WITH"]))
-            return self.linear(x)
-
-
-    def stops():
-        return Stops(), lambda b: torch.randn(b, 8)
-
-
-    def raises():
-        raise RuntimeError("weights file missing: /models/w.pt")
-
-
-    def not_a_pair():
-        return nn.Linear(8, 2)
-
-
-    def list_input():
-        return nn.Linear(8, 2), lambda b: [0.0] * 8
-""")
+USER_MODELS = Path(__file__).with_name("usermodels.py")
 QUICK = ["bench", "--quick", "--models", "mlp", "--batch-sizes", "1,2"]
 
 
@@ -260,7 +209,7 @@ def full_disk(folder: Path):
 
 def run_case(case: Case, folder: Path, env: dict[str, str], good_run: Path) -> Outcome:
     (folder / "mine.txt").write_text("the user's own file")
-    (folder / "usermodels.py").write_text(USER_MODELS)
+    shutil.copy(USER_MODELS, folder / "usermodels.py")
     write_good_run(folder, good_run)
     case.setup(folder)
     env = {**env, **case.env}
