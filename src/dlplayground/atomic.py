@@ -116,15 +116,8 @@ def output_lock(path: Path, what: str = "output") -> Iterator[None]:
         return
     lock = path.with_name(f".{path.name}.lock")
     ensure_writable_dir(lock.parent, "folder").mkdir(exist_ok=True)
-    handle = lock.open("a+")  # noqa: SIM115 -- held open for the duration, closed below
+    handle = _locked(lock, path, what)
     try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            raise UserInputError(f"{what} {str(path)!r} is being written by another dlplayground run (pid {holder}); "
-                                 "wait for it to finish, or choose another output") from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -137,6 +130,31 @@ def output_lock(path: Path, what: str = "output") -> Iterator[None]:
             with contextlib.suppress(OSError):
                 lock.unlink()
     finally:
+        handle.close()
+
+
+def _locked(lock: Path, path: Path, what: str):  # noqa: ANN202 -- an open text file
+    """Open and ``flock`` the lock file; refuse if another process holds it.
+
+    The holder removes the file when it is done, so a lock taken on a file that has meanwhile been removed (or
+    replaced) locks nothing: the inode is checked after locking, and the open is retried on a mismatch.
+    """
+    while True:
+        handle = lock.open("a+")  # noqa: SIM115 -- held open for the duration, closed by the caller
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            handle.close()
+            raise UserInputError(f"{what} {str(path)!r} is being written by another dlplayground run (pid {holder}); "
+                                 "wait for it to finish, or choose another output") from None
+        try:
+            same = os.fstat(handle.fileno()).st_ino == lock.stat().st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return handle
         handle.close()
 
 

@@ -231,9 +231,8 @@ def _raise_terminated(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    handles_sigterm = threading.current_thread() is threading.main_thread()  # only there can it be set
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if handles_sigterm else None
     try:
         return int(args.func(args))
     except UserInputError as exc:
@@ -248,8 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted" + (" (SIGTERM)" if isinstance(exc, Terminated) else ""), file=sys.stderr)
         return 128 + getattr(exc, "signal_number", signal.SIGINT)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        if handles_sigterm:  # restore what was there (None: a handler not set from Python -> the default)
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":
