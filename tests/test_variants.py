@@ -139,3 +139,31 @@ def test_the_remedy_names_what_was_measured_and_what_was_not():
     assert "CUDA graphs" not in unresolved  # not a remedy on the CPU
     assert "measured, but not at this batch" in remedy_text("overhead-bound", "cpu", {COMPILE: None})
     assert remedy_text("memory-bound", "cuda", {COMPILE: faster}) == ""
+
+
+def test_the_report_overlays_variants_with_speed_ups_and_skips(batch_result, tmp_path):
+    import json
+
+    from dlplayground.report import build_report
+
+    path = batch_result("run", models=("mlp", "mlp[compile]", "mlp[cudagraphs]"))
+    data = json.loads(path.read_text())
+    sweeps = data["dlplayground"]["sweeps"]
+    for name, variant in (("mlp[compile]", COMPILE), ("mlp[cudagraphs]", CUDAGRAPHS)):
+        sweeps[name].update(variant=variant, base_model="mlp", variant_detail=f"{variant} build",
+                            compile_s=12.5 if variant == COMPILE else None,
+                            first_call_s={"1": 12.5, "2": 3.0, "4": 4.5} if variant == COMPILE else {})
+    sweeps["mlp[cudagraphs]"]["variant_skipped"] = "CUDA graphs need a CUDA device; this run is on cpu"
+    data["benchmarks"] = [b for b in data["benchmarks"] if b["extra_info"]["model"] != "mlp[cudagraphs]"]
+    path.write_text(json.dumps(data))
+    build_report([path], tmp_path / "r")
+    md = (tmp_path / "r" / "index.md").read_text()
+    assert "## Variants: compiled, graph-captured, channels-last" in md
+    assert "> **mlp\\[cudagraphs\\] skipped:** CUDA graphs need a CUDA device; this run is on cpu" in md
+    assert "figures/variants/run-mlp.png" in md
+    # Same synthetic timings for both: every speed-up is about 1 and none is resolved (the files are A/A).
+    rows = [line for line in md.splitlines() if line.startswith("| compile |")]
+    assert len(rows) == 7
+    assert all(line.endswith("| not resolved |") for line in rows), rows
+    assert "mlp\\[compile\\]: compile build; building it (first call at batch 1) took 12.5 s; the first call at " \
+           "each further batch (a recompile or capture) took 3.00–4.50 s. None of this is in the timings." in md

@@ -210,7 +210,8 @@ def plot_series(series: Series, out_base: Path, title: str) -> tuple[Path, Path]
 
 def plot_across(series_list: Sequence[Series], labels: Sequence[str], out_base: Path,
                 title: str) -> tuple[Path, Path]:
-    """Throughput and p50 latency of the same model from several runs/devices on shared axes."""
+    """Throughput and p50 latency of the same model from several runs, devices or variants on shared axes, each
+    curve with its between-pass interval as a band."""
     all_batches = [b for s in series_list for b in s.batch_sizes]
     all_batches += [s.sweep.oom_batch_size for s in series_list if s.sweep.oom_batch_size]
     with mpl.rc_context(RC):
@@ -223,6 +224,13 @@ def plot_across(series_list: Sequence[Series], labels: Sequence[str], out_base: 
             tput.plot(batches, [r.throughput_items_s for r in series.records], "o-", color=color,
                       label=plain(label))
             lat.plot(batches, [r.p50_ms for r in series.records], "o-", color=color, label=plain(label))
+            # Each curve with its between-pass interval, so overlapping bands read as "not told apart".
+            noise = [series.noise[b] for b in batches]
+            tput.fill_between(batches, [b / (n.ci_high_ms / 1e3) for b, n in zip(batches, noise, strict=True)],
+                              [b / (n.ci_low_ms / 1e3) if n.ci_low_ms > 0 else math.nan
+                               for b, n in zip(batches, noise, strict=True)], color=color, alpha=0.15)
+            lat.fill_between(batches, [n.ci_low_ms for n in noise], [n.ci_high_ms for n in noise], color=color,
+                             alpha=0.15)
             sat = series.saturation
             rec = series.record_at(sat.saturation_batch) if sat is not None else None
             if rec is not None:

@@ -622,7 +622,9 @@ class DocumentBuilder:
                 png, svg = plots.plot_across(group, labels, self.figure_base("variants", f"{run.label}-{base}"),
                                              f"{base}: variants")
                 blocks.append(FigureBlock(f"{base}: throughput and latency per variant", self.rel(png),
-                                          "Each line is one variant; ★ marks its saturation batch.",
+                                          "Each line is one variant, its band the between-pass interval; ★ marks "
+                                          "its saturation batch. The speed-up intervals below are paired by pass, "
+                                          "so they are narrower than two overlapping bands suggest.",
                                           svg_path=self.rel(svg)))
                 blocks.append(self._across_table(group, labels, versus=labels[0]))
             if eager is not None:
