@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -84,9 +85,9 @@ def test_slow_calls_still_get_min_rounds_and_fast_calls_stop_at_max_rounds():
     assert len(time_call(fast.work, CPU, config, clock=fast.clock, sync=fast.sync)[0]) == 50
 
 
-def test_thread_count_is_fixed_recorded_and_restored():
+def thread_recording_work() -> tuple[int, int, list[int], FakeDevice, Callable[[], None]]:
+    """The caller's thread count, another one to ask for, and a fake call that logs the count it ran with."""
     before = torch.get_num_threads()
-    target = 1 if before != 1 else 2
     seen: list[int] = []
     fake = FakeDevice([0.001])
 
@@ -94,6 +95,11 @@ def test_thread_count_is_fixed_recorded_and_restored():
         seen.append(torch.get_num_threads())
         fake.work()
 
+    return before, 1 if before != 1 else 2, seen, fake, work
+
+
+def test_thread_count_is_fixed_recorded_and_restored():
+    before, target, seen, fake, work = thread_recording_work()
     config = TimerConfig(warmup_calls=2, warmup_s=0.0, min_rounds=3, max_rounds=3, threads=target)
     _, threads, _ = time_call(work, CPU, config, clock=fake.clock, sync=fake.sync)
     assert threads == target
@@ -156,15 +162,7 @@ def test_back_to_back_block_runs_as_many_calls_with_one_sync_at_the_end():
 
 
 def test_back_to_back_keeps_the_thread_count_of_the_samples():
-    before = torch.get_num_threads()
-    target = 1 if before != 1 else 2
-    seen: list[int] = []
-    fake = FakeDevice([0.001])
-
-    def work() -> None:
-        seen.append(torch.get_num_threads())
-        fake.work()
-
+    before, target, seen, fake, work = thread_recording_work()
     config = TimerConfig(warmup_calls=1, warmup_s=0.0, min_rounds=2, max_rounds=2, threads=target, back_to_back=True)
     visit = time_visit(work, CPU, config, clock=fake.clock, sync=fake.sync)
     assert visit.threads == target

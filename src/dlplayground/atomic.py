@@ -48,17 +48,12 @@ def ensure_writable_dir(path: Path, what: str = "output folder") -> Path:
     return path
 
 
-def _shared_mode() -> int:
-    """The mode a plain ``open()`` would give a new file under the current umask (0o644 for umask 022)."""
+def _umask_mode(full: int) -> int:
+    """The mode ``open()`` (``full`` 0o666) or ``mkdir()`` (0o777) would give under the current umask: 0o644 and
+    0o755 for umask 022. The umask can only be read by setting it, so it is set back at once."""
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _dir_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o777 & ~mask
+    return full & ~mask
 
 
 def _output_path(path: Path, what: str) -> Path:
@@ -193,7 +188,7 @@ def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
     ensure_writable_dir(path.parent, f"cannot write {path.name!r}: its folder").mkdir(exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, _shared_mode())
+        os.fchmod(fd, _umask_mode(0o666))
         with os.fdopen(fd, "w", encoding=encoding) as handle:
             handle.write(text)
             handle.flush()
@@ -217,7 +212,7 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     with output_lock(final, "output folder"):
         remove_stale_temporaries(final)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".partial", dir=final.parent))
-        tmp.chmod(_dir_mode())  # mkdtemp makes it private; the result is meant to be shared
+        tmp.chmod(_umask_mode(0o777))  # mkdtemp makes it private; the result is meant to be shared
         try:
             yield tmp
         except BaseException:

@@ -29,6 +29,7 @@ from dlplayground.atomic import atomic_write_text, check_output_dir, output_lock
 from dlplayground.devices import available_devices
 from dlplayground.errors import UserInputError
 from dlplayground.progress import progress
+from dlplayground.seeding import check_seed
 
 MANIFEST = "run-all.json"
 
@@ -96,14 +97,16 @@ def run_step(step: Step, logs: Path, on_progress: Callable[[str], None] = lambda
     log = logs / f"{step.name.replace(' ', '-').replace(':', '')}.log"
     step.log = str(log)
     started = time.perf_counter()
-    with log.open("w", encoding="utf-8") as handle:
+    with log.open("w", encoding="utf-8") as handle, log.open(encoding="utf-8", errors="replace") as follow:
         child = subprocess.Popen([sys.executable, "-m", "dlplayground", *step.argv], stdout=handle,
                                  stderr=subprocess.STDOUT)
+        pending = ""
         try:
             while child.poll() is None:
                 time.sleep(0.5)
-                latest = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
-                          if line.startswith("[dlplayground]")]
+                # Only what the child wrote since the last look; a partial last line waits for the next one.
+                *lines, pending = (pending + follow.read()).split("\n")
+                latest = [line for line in lines if line.startswith("[dlplayground]")]
                 if latest:
                     on_progress(latest[-1].removeprefix("[dlplayground]").strip())
             code = child.returncode
@@ -122,8 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(list(argv) if argv is not None else None)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = check_output_dir(args.out or Path("reports") / "all" / stamp, marker=MANIFEST, what="--out")
-    if not 0 <= args.seed <= 2**32 - 1:
-        raise UserInputError(f"--seed must be in 0..{2**32 - 1}, got {args.seed}")
+    check_seed(args.seed)
     steps = plan(args, out)
     from dlplayground.report.build import check_report_dir
 

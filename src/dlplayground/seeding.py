@@ -11,6 +11,18 @@ import random
 import numpy as np
 import torch
 
+MAX_SEED = 2**32 - 1
+"""The largest seed a user may give (``--seed`` of every command): NumPy's legacy seeding takes 32 bits."""
+
+
+def check_seed(seed: int, option: str = "--seed") -> int:
+    """``seed`` if it is a seed every generator takes, else ``UserInputError`` naming ``option`` and the range."""
+    if not 0 <= seed <= MAX_SEED:
+        from dlplayground.errors import UserInputError
+
+        raise UserInputError(f"{option} must be in 0..{MAX_SEED}, got {seed}")
+    return seed
+
 
 def seed_everything(seed: int) -> int:
     """Seed Python, NumPy and torch (all devices) with ``seed``; return it for recording."""

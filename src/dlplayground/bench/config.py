@@ -25,6 +25,7 @@ from dlplayground.bench.timing import TimerConfig
 from dlplayground.bench.variants import EAGER, parse_variants, swept_name
 from dlplayground.devices import dtype_name, parse_device, parse_dtype
 from dlplayground.errors import UserInputError
+from dlplayground.seeding import MAX_SEED
 
 # The full profile spends about what torch.utils.benchmark's blocked_autorange spends per point (0.2 s), split
 # over 6 passes: the passes cost fewer calls per pass, not more time.
@@ -179,7 +180,7 @@ class BenchConfig:
         passes = PassConfig(**{**passes.__dict__,
                                "passes": _int(opts.passes, "--passes", minimum=2) if opts.passes.strip()
                                else passes.passes,
-                               "seed": _int(opts.seed, "--seed", minimum=0, maximum=2**32 - 1)})
+                               "seed": _int(opts.seed, "--seed", minimum=0, maximum=MAX_SEED)})
         explore_timer = QUICK_EXPLORE if opts.quick else FULL_EXPLORE
         explore_timer = TimerConfig(**{**explore_timer.__dict__, "threads": threads})
         if opts.trace:  # checked now, not at the first point's trace after minutes of timing

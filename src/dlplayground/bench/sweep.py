@@ -78,6 +78,7 @@ from dlplayground.devices import (
     is_out_of_memory,
     synchronize,
 )
+from dlplayground.errors import error_text, first_line
 from dlplayground.progress import progress, track
 from dlplayground.results import BATCH_SIZE_STUDY, SCHEMA_VERSION, TimingRecord, jsonable, make_envelope
 from dlplayground.seeding import seed_everything
@@ -154,18 +155,6 @@ class PointSkipped(Exception):
 
 class PointFailed(Exception):
     """A point whose model raised an error (not out-of-memory) at that batch; the message names the error."""
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an error's message, at most 300 characters, for a record ("" for a bare
-    ``MemoryError()``, whose message is empty)."""
-    return (str(exc).splitlines() or [""])[0][:300]
-
-
-def _error_text(exc: BaseException) -> str:
-    """An error as a record keeps it: its type and the first line of its message."""
-    line = _first_line(exc)
-    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
 def prepare_inputs(batch: torch.Tensor | tuple[torch.Tensor, ...], device: torch.device, dtype: torch.dtype):
@@ -273,8 +262,8 @@ class Sweep:
             return
         except Exception as exc:  # a user factory that raises: this model fails, the others still run
             first = (self.config.explicit_batch_sizes or (1,))[0]
-            sweep.range = RangeResult((), (), FAILED, f"building the model failed: {_error_text(exc)}",
-                                      failed_batch_size=first, failure=f"building the model: {_error_text(exc)}")
+            sweep.range = RangeResult((), (), FAILED, f"building the model failed: {error_text(exc)}",
+                                      failed_batch_size=first, failure=f"building the model: {error_text(exc)}")
             sweep.failed_batch_size, sweep.failure = first, sweep.range.failure
             progress(f"{name}: failed ({sweep.range.stop_detail}); the other models still run")
             return
@@ -302,9 +291,9 @@ class Sweep:
                                       self.config.explore_timer, clock=self._clock, sync=self._sync)
         except Exception as exc:
             if not is_out_of_memory(exc):
-                raise FailedAtBatch(_error_text(exc)) from None
+                raise FailedAtBatch(error_text(exc)) from None
             empty_cache(self.config.device)
-            raise OutOfMemoryAtBatch(_first_line(exc)) from None
+            raise OutOfMemoryAtBatch(first_line(exc)) from None
         # The fastest call: on a shared machine noise only ever slows a call down, and one stalled call
         # must not end the doubling early (the range is a selection; the passes measure what it chose).
         return min(samples)
@@ -375,13 +364,13 @@ class Sweep:
                                    clock=self._clock, sync=self._sync)
             except Exception as exc:
                 if not is_out_of_memory(exc):
-                    sweep.failed_batch_size, sweep.failure = batch_size, _error_text(exc)
+                    sweep.failed_batch_size, sweep.failure = batch_size, error_text(exc)
                     sweep.failed_during_passes = True
                     progress(f"{name}: batch {batch_size} failed during a pass ({sweep.failure}); it and larger "
                              "batches dropped, the other points still run")
                     continue
                 empty_cache(self.config.device)
-                sweep.oom_batch_size, sweep.oom_message = batch_size, _first_line(exc)
+                sweep.oom_batch_size, sweep.oom_message = batch_size, first_line(exc)
                 sweep.oom_during_passes = True
                 progress(f"{name}: out of memory at batch {batch_size} during a pass; it and larger batches dropped")
                 continue
@@ -454,7 +443,7 @@ class Sweep:
         try:
             peak = forward_peak_bytes(model, inputs, self.config.device)
         except Exception as exc:  # user code again (one more forward); keep the timing, say why
-            return replace(record, memory_kind=f"not measured: {_error_text(exc)}")
+            return replace(record, memory_kind=f"not measured: {error_text(exc)}")
         kind = f"{peak.kind}, plus parameters and inputs"
         return replace(record, peak_memory_bytes=peak.peak_bytes, memory_kind=kind if peak.peak_bytes else peak.kind)
 
@@ -470,7 +459,7 @@ class Sweep:
         try:
             cost = count_forward(sweep.eager, inputs)
         except Exception as exc:  # the counter runs arbitrary user code; keep the timing, say why
-            sweep.flop_count_error = f"{type(exc).__name__}: {_first_line(exc)}"
+            sweep.flop_count_error = f"{type(exc).__name__}: {first_line(exc)}"
             return record
         return replace(record, flops=cost.flops, bytes_moved=cost.bytes_moved)
 
@@ -557,13 +546,12 @@ class Sweep:
     def _measured_variants(self, name: str, batch_size: int | None) -> dict[str, Speedup | None]:
         """The swept variants of the eager model ``name``: each one's speed-up at ``batch_size`` (None if it has
         no point there). Variants that were skipped are left out: they were not measured."""
-        eager = self.models[name]
+        at_batch = [r for r in self.models[name].records if r.batch_size == batch_size]  # the only batch asked
         out: dict[str, Speedup | None] = {}
         for other in self.models.values():
             if other.spec.base_name != name or other.spec.variant == EAGER or other.variant_skipped:
                 continue
-            found = [sp for sp in speedups(eager.records, other.records, resamples=self.config.saturation.resamples)
-                     if sp.batch_size == batch_size]
+            found = speedups(at_batch, other.records, resamples=self.config.saturation.resamples)
             out[other.spec.variant] = found[0] if found else None
         return out
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlplayground.errors import UserInputError, choices_text
+from dlplayground.errors import UserInputError, choices_text, error_text
 from dlplayground.results import TimingRecord
 from dlplayground.stats import hierarchical_resample, median_over_passes, percentile_interval
 
@@ -140,8 +140,7 @@ def build_variant(variant: str, model: nn.Module, sample: Inputs, device: torch.
     try:  # compile (or capture) now, at batch 1, so a variant that cannot be built is skipped before any timing
         built.compile_s = first_call_s(built.model, sample, device, sync)
     except Exception as exc:  # inductor without a compiler, an unsupported op, a capture error
-        line = (str(exc).strip().splitlines() or [""])[0][:300]
-        raise VariantSkipped(f"{variant} could not be built here: {type(exc).__name__}: {line}") from None
+        raise VariantSkipped(f"{variant} could not be built here: {error_text(exc)}") from None
     return built
 
 

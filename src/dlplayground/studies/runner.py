@@ -37,7 +37,7 @@ from dlplayground.atomic import atomic_directory, check_output_dir
 from dlplayground.devices import cpu_threads, environment_fingerprint, parse_device
 from dlplayground.errors import UserInputError
 from dlplayground.results import RESULT_FILE, StudyResult, jsonable, make_envelope, write_envelope
-from dlplayground.seeding import seed_everything
+from dlplayground.seeding import check_seed, seed_everything
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,8 +61,6 @@ class StudyConfig:
 
 
 C = TypeVar("C", bound=StudyConfig)
-MAX_SEED = 2**32 - 1
-"""The largest seed: NumPy's legacy seeding and the benchmark's ``--seed`` take 32 bits."""
 
 
 def common_parser(study: str, doc: str | None, *, default_threads: int | None = None,
@@ -95,8 +93,7 @@ def default_out_dir(study: str) -> Path:
 
 def common_values(args: argparse.Namespace, study: str) -> dict[str, Any]:
     """The common flags validated and resolved, as keyword arguments for a ``StudyConfig`` subclass."""
-    if not 0 <= args.seed <= MAX_SEED:
-        raise UserInputError(f"--seed must be in 0..{MAX_SEED}, got {args.seed}")
+    check_seed(args.seed)
     if args.threads is not None and args.threads < 1:
         raise UserInputError(f"--threads must be >= 1, got {args.threads}")
     return {

@@ -34,7 +34,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from dlplayground.errors import UserInputError
+from dlplayground.errors import UserInputError, first_line
 
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 """In id order: matches ``LongformerConfig``'s defaults bos=0, pad=1, eos=2."""
@@ -234,7 +234,8 @@ def resolve_checkpoint(name: str, allow_download: bool) -> CheckpointRef:
         config = AutoConfig.from_pretrained(ref.name, local_files_only=True)
     except (OSError, ValueError) as exc:
         if ref.local:
-            raise UserInputError(f"--model {name!r}: config.json cannot be read ({_first_line(exc)})") from None
+            reason = first_line(exc, limit=None) or type(exc).__name__
+            raise UserInputError(f"--model {name!r}: config.json cannot be read ({reason})") from None
         raise UserInputError(
             f"--model {name!r} is neither a local checkpoint folder nor in the local Hugging Face cache; "
             "pass --allow-download to fetch it from the hub"
@@ -256,7 +257,8 @@ def _check_longformer(config: object, name: str) -> None:
 
 def _load_error(ref: CheckpointRef, exc: BaseException) -> UserInputError:
     where = "folder" if ref.local else "hub model"
-    return UserInputError(f"--model {where} {ref.name!r} could not be loaded ({_first_line(exc)})")
+    reason = first_line(exc, limit=None) or type(exc).__name__
+    return UserInputError(f"--model {where} {ref.name!r} could not be loaded ({reason})")
 
 
 def checkpoint_windows(ref: CheckpointRef) -> ContextWindows:
@@ -320,7 +322,3 @@ def load_checkpoint_model(
         )
     return model
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
