@@ -1,4 +1,4 @@
-"""Does a PCA eigenface classifier detect faces, or the data set its non-faces came from?
+"""Face vs. no-face detection: does a PCA eigenface classifier detect faces, or the data set its non-faces came from?
 
 Method: whitened PCA + a linear or kernel classifier, trained against one negative source and tested against
 each other one (leave-one-source-out), over repeated grouped cross-validation, beside raw-pixel, shortcut and

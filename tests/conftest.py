@@ -34,6 +34,7 @@ from dlplayground.bench.saturation import GainStep, LatencyModel, Saturation
 from dlplayground.results import (
     BATCH_SIZE_STUDY,
     Figure,
+    MetricLabel,
     StudyResult,
     Table,
     TimingRecord,
@@ -164,7 +165,8 @@ def write_batch_result(
 def write_experiment_result(folder: Path, *, study: str = "eigenfaces", verdict: str = "The claim holds.",
                             data_source: str = "Olivetti faces", figure_names: Sequence[str] = ("curve.png",),
                             extra_figures: Sequence[Figure] = (), question: str = "Does PCA find faces?",
-                            metrics: dict[str, Any] | None = None, tables: Sequence[Table] | None = None) -> Path:
+                            metrics: dict[str, Any] | None = None, tables: Sequence[Table] | None = None,
+                            labels: dict[str, MetricLabel] | None = None, answer: str = "") -> Path:
     """An experiment's output folder: PNG figures and ``result.json``; returns the JSON path."""
     from PIL import Image
 
@@ -178,7 +180,7 @@ def write_experiment_result(folder: Path, *, study: str = "eigenfaces", verdict:
         metrics=metrics if metrics is not None else {"accuracy": 0.9375, "components": 40},
         tables=list(tables) if tables is not None else [
             Table("Accuracy by components", ["components", "accuracy"], [[10, 0.8125], [40, 0.9375]])],
-        figures=figures + list(extra_figures), elapsed_s=1.5,
+        figures=figures + list(extra_figures), elapsed_s=1.5, labels=dict(labels or {}), answer=answer,
     )
     envelope = make_envelope(study=study, environment=ENVIRONMENT, config={"seed": 0, "quick": True}, result=result)
     return write_envelope(folder / "result.json", envelope)

@@ -1,5 +1,5 @@
-"""The dropout-vs-compressibility study: a --quick run end to end (report order, fallback announced, raw values),
-its resolved config, its population design, and bad input."""
+"""The dropout-vs-compressibility study: a --quick run end to end (report order, fallback announced, labelled
+metrics, narrow tables, raw values), its resolved config, its population design, and bad input."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def test_quick_run_writes_a_complete_envelope(tmp_path, capsys):
     assert env.config["quick"] is True
     assert env.config["seed"] == 3
     assert env.config["threads"] == 1  # this study's default: tiny models, a shared CPU
-    assert result.metrics["torch_threads_used"] == 1
+    assert result.raw["torch_threads_used"] == 1  # as measured inside the run: bookkeeping, kept raw
     assert torch.get_num_threads() == threads_before  # restored afterwards
     assert result.metrics["models"] == 8
     assert "load_digits" in result.data_source
@@ -56,27 +56,40 @@ def test_quick_run_writes_a_complete_envelope(tmp_path, capsys):
     assert [t.title for t in result.tables][:2] == [
         "Incremental value: what each predictor adds beyond clean accuracy and random-pruning robustness",
         "What the data can resolve (power of the core test)"]
-    assert [t.title for t in result.tables][-2:] == ["Population: one row per model", "Settings"]
+    assert [t.title for t in result.tables][-4:] == ["Models: recipe", "Models: predictors", "Models: targets",
+                                                     "Settings"]
     assert {"incremental_prunability_one_shot", "incremental_prunability_one_shot_ci", "verdict_distillation_gain",
             "min_detectable_partial_rho", "models_needed_for_min_effect",
             "distillation_gain_reliability"} <= result.metrics.keys()
     assert len(result.metrics) <= 25  # headline numbers only; the detail is in the tables
+    # every metric is labelled (read back from the JSON), and a few carry the answer
+    assert result.unlabelled_metrics() == []
+    assert all(label.label and label.label != key for key, label in result.labels.items())
+    key_numbers = [k for k, label in result.labels.items() if label.key]
+    assert 3 <= len(key_numbers) <= 6, key_numbers
+    assert {"models", "incremental_prunability_one_shot", "incremental_distillation_gain"} <= set(key_numbers)
+    assert result.labels["incremental_prunability_one_shot"].ci == "incremental_prunability_one_shot_ci"
+    assert result.answer == "Not judged: 8 models are a smoke run, too few to tell (a verdict needs >= 30)."
     tables = {t.title: t for t in result.tables}
-    population = tables["Population: one row per model"]
-    assert len(population.rows) == 8
-    row = dict(zip(population.columns, population.rows[0], strict=True))
-    assert 0.0 <= row["clean acc (validation)"] <= 1.0
+    assert all(len(t.columns) <= 8 for t in result.tables), [(t.title, len(t.columns)) for t in result.tables]
+    recipe, predictors, targets = (tables[f"Models: {part}"] for part in ("recipe", "predictors", "targets"))
+    assert [len(t.rows) for t in (recipe, predictors, targets)] == [8, 8, 8]
+    assert [r[0] for r in recipe.rows] == [r[0] for r in predictors.rows] == [r[0] for r in targets.rows]
+    row = dict(zip(predictors.columns, predictors.rows[0], strict=True))
+    assert 0.0 <= row["clean acc"] <= 1.0
     assert 0.0 < row["AUC native"] <= 1.5
-    assert row["MC mutual information"] >= 0.0
-    assert row["KD temperature"] in (1.0, 4.0)
-    assert {r[1] for r in population.rows} == {"digits-mlp", "digits-cnn", "breast_cancer-mlp"}
+    assert row["MC mutual info"] >= 0.0
+    assert dict(zip(targets.columns, targets.rows[0], strict=True))["KD temperature"] in (1.0, 4.0)
+    assert {r[1] for r in recipe.rows} == {"digits-mlp", "digits-cnn", "breast_cancer-mlp"}
     incremental = tables["Incremental value: what each predictor adds beyond clean accuracy and random-pruning "
                          "robustness"]
     assert len(incremental.rows) == 4 * 3
     assert {r[-1] for r in incremental.rows[:6]} <= {"holds", "fails", "unresolved", "undefined"}
     assert all(r[-1] is None for r in incremental.rows[6:])  # the covariates' rows are for reference only
-    correlations = tables["Every predictor against every target"]
-    assert len(correlations.rows) == 8 * 4
+    plain = tables["Every predictor x target: rho and the floor effect"]
+    partial = tables["Every predictor x target: incremental and given everything"]
+    assert len(plain.rows) == len(partial.rows) == 8 * 4
+    assert [r[:2] for r in plain.rows] == [r[:2] for r in partial.rows]  # the same pairs, in the same order
     for fig in result.figures:
         assert (out / fig.path).is_file()
         assert (out / fig.path).stat().st_size > 1000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 
 import joblib
 import numpy as np
@@ -38,27 +39,66 @@ def quick_run(study, tmp_path_factory):
     return out, read_envelope(out / "result.json")
 
 
+def _sentences(text):
+    return len(re.findall(r"[.!?](?=\s|$)", text))
+
+
+def check_labels_and_answer(result, key_numbers):
+    """Every metric labelled, the given key numbers, a short answer, and tables that fit a page."""
+    assert result.unlabelled_metrics() == []
+    assert sorted(k for k, label in result.labels.items() if label.key) == sorted(key_numbers)
+    assert 3 <= len(key_numbers) <= 6
+    for key, label in result.labels.items():
+        assert label.label
+        assert label.label != key
+        if label.ci:
+            low, high = result.metrics[label.ci]
+            assert low <= result.metrics[key] <= high
+    assert result.answer.split(":")[0] in ("Yes", "No", "Yes, where the benchmark can tell",
+                                            "No, where the benchmark can tell", "Not resolved", "Only in places",
+                                            "Mostly yes")
+    assert 1 <= _sentences(result.answer) <= 2
+    assert len(result.answer) <= 300
+    for table in result.tables:
+        assert len(table.columns) <= 7, table.title
+        assert all(len(c) <= 20 for c in table.columns), table.title
+        for row in table.rows:
+            assert all(len(cell) <= 40 for cell in row if isinstance(cell, str)), table.title
+
+
 def test_quick_run_writes_a_complete_envelope(quick_run):
     out, env = quick_run
     result = env.result
     assert env.study == "edge_operators"
     assert "offline fallback" in result.data_source
     assert result.metrics["conditions_compared"] == 2 * len(SCENE_KINDS)  # every kind at noise 0 and 0.1
-    assert result.metrics["face_data_fallback"] == 1
+    assert result.raw["face_data_fallback"] is True
     assert sum(result.metrics[f"conditions_{k}"] for k in ("gradient_better", "laplacian_better", "unresolved")) == \
         result.metrics["conditions_compared"]
     assert "Holm-corrected" in result.verdict
+    check_labels_and_answer(result, ["conditions_gradient_better", "conditions_laplacian_better",
+                                     "conditions_unresolved", "median_heldout_f_difference",
+                                     "face_agreement_difference"])
+    low, high = result.metrics["face_agreement_difference_ci"]
+    stability = {1: "the gradient's edge maps are the more stable under noise.",
+                 -1: "the Laplacian's edge maps are the more stable under noise.",
+                 0: "neither family's edge maps are resolved as the more stable under noise."}
+    assert result.answer.endswith(" On real faces (lfw_subset) " + stability[(low > 0) - (high < 0)])
     # the lead figure is the example grid, then the per-condition paired difference
     assert [f.path for f in result.figures[:2]] == ["examples.png", "differences.png"]
+    assert result.lead_figures == 2
     assert len(result.figures) == 6
     for fig in result.figures:
         assert (out / fig.path).is_file()
     # short tables first, the long per-condition ones last
     titles = [t.title for t in result.tables]
     assert titles[0] == "Gradient vs Laplacian per scene kind"
-    assert titles[-4:] == ["Gradient vs Laplacian per condition (held-out, Holm-corrected)",
-                           "Best operator per condition (held-out F)", "Per operator: held-out F, ODS/OIS/AP, FOM",
-                           "Tuning images: ODS F per operator at each scale"]
+    assert titles[-8:] == ["Gradient vs Laplacian per condition (held-out, Holm-corrected)",
+                           "Family members per condition", "Best operator per condition (held-out F)",
+                           "Per operator: held-out F", "Per operator: ODS F, OIS F and AP",
+                           "Per operator: precision, recall and FOM",
+                           "Tuning images: ODS F per scale (Sobel + NMS, Scharr + NMS, DoG + NMS)",
+                           "Tuning images: ODS F per scale (3x3 Laplacian ZC, LoG ZC, Canny (skimage))"]
     checks = next(t for t in result.tables if t.title.startswith("Cross-checks"))
     assert checks.columns[2] == "pixels differing"
     assert checks.rows[0][2] == 0  # our Canny == skimage's
@@ -83,19 +123,25 @@ def test_result_keeps_raw_values_and_per_image_counts(quick_run):
                     assert len(cell) == 2
                     assert all(isinstance(v, float) for v in cell)
     family = next(t for t in result.tables if t.title.startswith("Gradient vs Laplacian per condition"))
-    col = family.columns.index
-    gradient_f = [r[col("gradient F")] for r in family.rows]
+    members = next(t for t in result.tables if t.title == "Family members per condition")
+    col = members.columns.index
+    gradient_f = [r[col("held-out F")] for r in members.rows if r[col("family")] == "gradient"]
+    laplacian_f = [r[col("held-out F")] for r in members.rows if r[col("family")] == "Laplacian"]
     assert result.metrics["mean_heldout_f_gradient"] == pytest.approx(np.mean(gradient_f))
-    for row in family.rows:
-        low, high = row[col(family.columns[10])]
+    assert result.metrics["mean_heldout_f_laplacian"] == pytest.approx(np.mean(laplacian_f))
+    col = family.columns.index
+    assert [r[col("difference")] for r in family.rows] == pytest.approx(np.subtract(gradient_f, laplacian_f))
+    for row, record in zip(family.rows, result.raw["conditions"], strict=True):
+        low, high = row[col(family.columns[4])]
         assert low <= row[col("difference")] <= high
-        assert row[col("p")] <= row[col("Holm p")] <= 1.0
+        assert row[col("Holm p")] == record["family"]["p_holm"] >= record["family"]["p"]
     raw = result.raw
     assert raw["bootstrap"]["synthetic"] == {"resamples": 200, "level": 0.95, "seed": 3, "permutations": 500}
     assert raw["bootstrap"]["faces"]["seed"] == 4
     assert raw["count_columns"] == ["matched_detected", "detected", "matched_true", "true"]
     assert len(raw["conditions"]) == result.metrics["conditions_compared"]
-    scores = next(t for t in result.tables if t.title.startswith("Per operator"))
+    scores = next(t for t in result.tables if t.title == "Per operator: held-out F")
+    details = next(t for t in result.tables if t.title == "Per operator: precision, recall and FOM")
     first = raw["conditions"][0]
     assert len(first["true_pixels"]) == 4  # held-out images
     for op, entry in first["operators"].items():
@@ -103,11 +149,12 @@ def test_result_keeps_raw_values_and_per_image_counts(quick_run):
         counts = np.column_stack([entry["matched_detected"], entry["detected"], matched, first["true_pixels"]])
         assert counts.shape == (4, 4)
         assert len(entry["fom"]) == 4
-        row = next(r for r in scores.rows if r[:4] == [first["kind"], first["blur_px"], first["noise"],
-                                                       operator_label(op)])
-        # the table's held-out F and FOM are those of the recorded per-image values
+        key = [first["kind"], first["blur_px"], first["noise"], operator_label(op)]
+        row = next(r for r in scores.rows if r[:4] == key)
+        detail = next(r for r in details.rows if r[:4] == key)
+        # the tables' held-out F and FOM are those of the recorded per-image values
         assert row[scores.columns.index("held-out F")] == pytest.approx(float(heldout_f(counts)))
-        assert row[scores.columns.index("FOM")] == pytest.approx(np.mean(entry["fom"]))
+        assert detail[details.columns.index("FOM")] == pytest.approx(np.mean(entry["fom"]))
         assert row[scores.columns.index("sigma (px)")] == entry["sigma_px"]
     assert first["family"]["p_holm"] >= first["family"]["p"]
     assert {len(f["agreement_f"]) for f in raw["faces"]} == {result.metrics["face_images"]}
@@ -133,7 +180,10 @@ def test_quick_run_scores_a_bsds_folder(study, tmp_path, no_default_olivetti):
     assert "tuned on 2 val images, scored on 2 test images" in \
         result.data_source
     assert result.metrics["conditions_compared"] == 3  # shapes at two noise levels + BSDS
-    assert "bsds_heldout_f_difference" in result.metrics
+    check_labels_and_answer(result, ["conditions_gradient_better", "conditions_laplacian_better",
+                                     "conditions_unresolved", "median_heldout_f_difference",
+                                     "bsds_heldout_f_difference", "face_agreement_difference"])
+    assert "On BSDS500 photographs the" in result.answer
     assert "On BSDS500 photographs (tuned on val, scored on test" in result.verdict
     family = next(t for t in result.tables if t.title.startswith("Gradient vs Laplacian per condition"))
     assert family.rows[-1][0] == "BSDS500"
@@ -175,8 +225,9 @@ def test_quick_run_reads_olivetti_from_a_given_path(study, tmp_path):
                        "--operators", "dog,log", "--scene-kinds", "faces"]) == 0
     result = read_envelope(out / "result.json").result
     assert "Olivetti faces (10 images)" in result.data_source
-    assert result.metrics["face_data_fallback"] == 0
+    assert result.raw["face_data_fallback"] is False
     assert "On real faces (Olivetti" in result.verdict
+    assert "On real faces (Olivetti)" in result.answer
 
 
 @pytest.mark.parametrize(

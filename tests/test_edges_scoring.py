@@ -3,6 +3,8 @@ OIS, AP, FOM, selection on tuning images, the permutation test, Holm, the noise 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -44,7 +46,7 @@ from dlplayground.studies.edges.scoring import (
 )
 from dlplayground.studies.edges.selection import Tuned, pick_member, tune_operator
 from dlplayground.studies.edges.significance import paired_permutation_p
-from dlplayground.studies.edges.verdict import edge_verdict, trend_phrase
+from dlplayground.studies.edges.verdict import OUTCOMES, edge_answer, edge_verdict, family_outcome, trend_phrase
 
 
 def _line(shape=(20, 20), row=10, cols=slice(4, 16)):
@@ -581,3 +583,92 @@ def test_verdict_bsds_and_face_sentences():
     assert text.endswith("98 % CI [-0.010, +0.070]: the stability difference is unresolved.")
     assert "fallback lfw_subset" in _verdict([], faces=[face])
     assert _verdict([]).startswith("Only one operator family was run")
+
+
+# ------------------------------------------------------------------------------------ the answer
+def _face(difference, low, high, noise=0.05):
+    return FaceFamilyComparison(noise, FaceStability("dog", 1.0, noise, np.ones(4)),
+                                FaceStability("log", 1.0, noise, np.ones(4)), 0.9, 0.9 - difference,
+                                Interval(difference, low, high, 0.98, 100, 100))
+
+
+def _sentences(text):
+    return len(re.findall(r"[.!?](?=\s|$)", text))
+
+
+ANSWER_CASES = {  # outcome: (comparisons as (kind, noise, difference, resolved), the answer's opening)
+    "laplacian": ([("shapes", 0.0, -0.05, True), ("shapes", 0.1, -0.05, True), ("lines", 0.0, -0.01, False)],
+                  "Yes: the Laplacian finds edges better in 2 of 3 conditions, the gradient in none; 1 unresolved."),
+    "laplacian_partial": ([("lines", 0.0, -0.1, True), ("faces", 0.0, 0.0, False), ("faces", 0.1, 0.0, False)],
+                          "Yes, where the benchmark can tell: the Laplacian is better in 1 of 3 conditions, the "
+                          "gradient in none, but 2 are unresolved."),
+    "tie": ([("shapes", 0.0, 0.01, False), ("shapes", 0.1, -0.02, False)],
+            "Not resolved: neither family scores better in any of the 2 conditions"),
+    "gradient": ([("shapes", 0.0, 0.1, True), ("shapes", 0.1, 0.1, True)],
+                 "No: the gradient finds edges better in 2 of 2 conditions, the Laplacian in none."),
+    "gradient_partial": ([("shapes", 0.0, 0.1, True), ("faces", 0.0, 0.0, False), ("faces", 0.1, 0.0, False)],
+                         "No, where the benchmark can tell: the gradient is better in 1 of 3 conditions, the Laplacian "
+                         "in none, but 2 are unresolved."),
+    "mixed": ([("shapes", n / 10, 0.1, True) for n in range(8)] + [("lines", 0.0, -0.04, True),
+                                                                   ("lines", 0.2, 0.0, False)],
+              "Only in places: the Laplacian is better in 1 of 10 conditions (lines), the gradient in 8; 1 "
+              "unresolved."),
+    "none": ([], "It cannot be judged: only one operator family was run."),
+}
+
+
+@pytest.mark.parametrize("outcome", list(ANSWER_CASES))
+def test_answer_follows_the_verdicts_judgement(outcome):
+    cases, opening = ANSWER_CASES[outcome]
+    comparisons = [_comparison(*case) for case in cases]
+    decisions = [c.decision for c in comparisons]
+    assert family_outcome(decisions.count(1), decisions.count(-1), decisions.count(0)) == outcome
+    answer = edge_answer(comparisons, (), True)
+    assert answer.startswith(opening)
+    assert 1 <= _sentences(answer) <= 2
+    assert len(answer) <= 300
+    # the verdict's head sentence is written from the same judgement
+    verdict_openings = {"laplacian": "The seed's claim holds here", "laplacian_partial": "Laplacian zero-crossings are "
+                        "better wherever", "tie": "The benchmark does not separate", "gradient": "The seed's claim "
+                        "does not hold", "gradient_partial": "Gradient + NMS is better wherever", "mixed": "Neither "
+                        "family is better everywhere", "none": "Only one operator family was run"}
+    assert _verdict(comparisons).startswith(verdict_openings[outcome])
+
+
+def test_answers_differ_between_outcomes_and_move_with_the_numbers():
+    answers = {o: edge_answer([_comparison(*c) for c in cases], (), True) for o, (cases, _) in ANSWER_CASES.items()}
+    assert set(answers) == set(OUTCOMES)
+    assert len(set(answers.values())) == len(OUTCOMES)
+    # the same outcome with other counts says other numbers: nothing is phrased in advance
+    more = [_comparison("shapes", n / 10, 0.1, True) for n in range(5)]
+    assert edge_answer(more, (), True).startswith("No: the gradient finds edges better in 5 of 5 conditions")
+    # when the Laplacian wins more conditions than the gradient, the smaller (gradient) side's kinds are named
+    mostly = [_comparison("lines", n / 10, -0.1, True) for n in range(3)] + [_comparison("textured", 0.0, 0.1, True)]
+    assert edge_answer(mostly, (), True) == ("Mostly yes: the Laplacian is better in 3 of 4 conditions, the gradient "
+                                             "in 1 (textured).")
+
+
+@pytest.mark.parametrize(("interval", "bsds_difference", "tail"), [
+    ((0.03, 0.01, 0.05), 0.05, "On BSDS500 photographs the gradient is better; on real faces (Olivetti) the "
+                                "gradient's edge maps are the more stable under noise."),
+    ((-0.03, -0.05, -0.01), -0.05, "On BSDS500 photographs the Laplacian is better; on real faces (Olivetti) the "
+                                   "Laplacian's edge maps are the more stable under noise."),
+    ((0.03, -0.01, 0.07), 0.0, "On BSDS500 photographs the difference is unresolved; on real faces (Olivetti) "
+                               "neither family's edge maps are resolved as the more stable under noise."),
+])
+def test_answer_second_sentence_reports_bsds_and_the_faces(interval, bsds_difference, tail):
+    bsds = _comparison("BSDS500", 0.0, bsds_difference, bsds_difference != 0)
+    answer = edge_answer([_comparison("shapes", 0.0, 0.1, True), bsds],
+                         [_face(0.0, -0.1, 0.1, 0.02), _face(*interval), _face(0.0, -0.1, 0.1, 0.1)], False)
+    assert answer.endswith(tail)  # the middle face noise level, as in the verdict
+    assert _sentences(answer) == 2
+
+
+def test_longest_answer_stays_short():
+    kinds = ["shapes", "faces", "textured", "lines", "roofs", "BSDS500"]
+    comparisons = ([_comparison(k, n / 10, 0.1, True) for k in kinds[:5] for n in range(9)]
+                   + [_comparison(k, 0.5, -0.1, True) for k in kinds] + [_comparison("roofs", 0.9, 0.0, False)] * 10)
+    answer = edge_answer(comparisons, [_face(0.0, -0.1, 0.1)], True)
+    assert "(shapes, faces, textured, lines, roofs, BSDS500)" in answer
+    assert len(answer) <= 300
+    assert _sentences(answer) == 2

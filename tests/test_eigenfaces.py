@@ -1,5 +1,6 @@
-"""Eigenfaces study end to end: the --quick run on the offline default (lead figure, metrics, tables, raw values
-and a verdict that re-derives from them), user folders, Olivetti subject groups, and bad input.
+"""Eigenfaces study end to end: the --quick run on the offline default (lead figure, labelled metrics, tables that
+fit a page, raw values, and an answer and verdict that re-derive from them), user folders, Olivetti subject groups,
+and bad input.
 
 The parts are tested on known answers in ``test_eigenfaces_parts.py``; the verdict rule and the synthetic
 source-artefact pools in ``test_eigenfaces_verdict.py``.
@@ -21,9 +22,12 @@ from dlplayground.studies.eigenfaces.classifiers import EIGENFACES, RAW_PIXELS, 
 from dlplayground.studies.eigenfaces.config import EigenfacesConfig, SearchGrids
 from dlplayground.studies.eigenfaces.evaluation import TransferSummary, spread, summarise_method
 from dlplayground.studies.eigenfaces.images import FACES
-from dlplayground.studies.eigenfaces.tables import PER_SOURCE_TITLE, SWEEP_TITLE, TRANSFER_TITLE
+from dlplayground.studies.eigenfaces.tables import BASELINES_TITLE, PER_SOURCE_TITLE, SWEEP_TITLE, TRANSFER_TITLE
 from dlplayground.studies.eigenfaces.transfer import ALL_SOURCES
-from dlplayground.studies.eigenfaces.verdict import eigenfaces_verdict
+from dlplayground.studies.eigenfaces.verdict import eigenfaces_verdict, short_answer
+
+MAX_COLUMNS = 7
+"""A table fits the report's ~1100 px page."""
 
 
 @pytest.fixture(scope="module")
@@ -50,20 +54,41 @@ def test_quick_run_leads_with_the_transfer_matrix(quick_run) -> None:
     assert result.raw["negative_sources"] == [LFW_BACKGROUNDS, SAMPLE_PATCHES, SHIFTED_CROPS]
     assert m["outer_folds"] == 6
     assert m["faces_grouped_by"] == "image"  # lfw_subset ships no identities
-    assert m["answer"] in {"faces", "source", "neither", "unresolved"}
+    assert result.raw["answer"] in {"faces", "source", "neither", "unresolved"}
     # the report leads with the per-source AUC and the leave-one-source-out heat map, then eigenfaces, baselines
     assert [f.path for f in result.figures[:3]] == ["transfer.png", "eigenfaces.png", "baselines.png"]
     for figure in result.figures:
         assert (out / figure.path).is_file()
-    assert result.tables[0].title == PER_SOURCE_TITLE
+    assert [t.title for t in result.tables[:2]] == [PER_SOURCE_TITLE, BASELINES_TITLE]
     assert result.tables[-1].title == TRANSFER_TITLE  # the long table last
     assert len(result.tables[0].rows) == 3
     assert {t.title for t in result.tables} >= {SWEEP_TITLE, "Chosen hyper-parameters", "Data by source and origin"}
+    assert all(len(t.columns) <= MAX_COLUMNS for t in result.tables), [t.title for t in result.tables]
     # the hard negatives: against shifted crops of its own faces, the pooled classifier is reported separately
     assert m["hard_negative_auc"] is not None
-    assert m["hard_negative_spread"][0] <= m["hard_negative_auc"] <= m["hard_negative_spread"][1]
-    assert m["worst_cross_source_spread"][0] <= m["worst_cross_source_auc"] <= m["worst_cross_source_spread"][1]
+    assert m["hard_negative_auc_ci"][0] <= m["hard_negative_auc"] <= m["hard_negative_auc_ci"][1]
+    assert m["worst_cross_source_auc_ci"][0] <= m["worst_cross_source_auc"] <= m["worst_cross_source_auc_ci"][1]
     assert m["mean_within_source_auc"] > 0.9
+
+
+def test_quick_run_labels_every_metric_and_leads_with_a_short_answer(quick_run) -> None:
+    """Every metric carries a label (read back from result.json), 3-6 are key numbers, the question and the
+    answer speak of face vs. no-face detection, and the answer is short."""
+    _, out = quick_run
+    result = read_envelope(out / "result.json").result
+    assert result.unlabelled_metrics() == []
+    assert all(label.label for label in result.labels.values())
+    keys = [key for key, label in result.labels.items() if label.key]
+    assert 3 <= len(keys) <= 6
+    assert {"worst_cross_source_auc", "source_gap", "hard_negative_auc"} <= set(keys)
+    assert result.labels["n_faces"].unit == "images"
+    assert "face vs. no-face detection" in result.question.lower()
+    assert "recogni" not in (result.question + result.answer + result.verdict).lower()
+    assert "recogni" not in " ".join(f.title + f.caption for f in result.figures).lower()
+    assert result.answer.split(":")[0] in {"Yes, it detects faces, not the data source",
+                                           "No, it learned the data source, not faces", "No, it separates nothing",
+                                           "Not resolved"}
+    assert len(result.answer) <= 320
 
 
 def test_quick_run_verdict_rederives_from_the_recorded_per_fold_aucs(quick_run) -> None:
@@ -84,6 +109,7 @@ def test_quick_run_verdict_rederives_from_the_recorded_per_fold_aucs(quick_run) 
         level=level, n_folds=result.metrics["outer_folds"],
     )
     assert eigenfaces_verdict(summary) == result.verdict
+    assert short_answer(summary) == result.answer
 
 
 def test_quick_run_folds_are_grouped_stratified_and_leak_free(quick_run) -> None:
@@ -103,8 +129,8 @@ def test_quick_run_folds_are_grouped_stratified_and_leak_free(quick_run) -> None
     # raw numbers, spreads as [low, high] pairs of numbers, never text
     table = envelope.result.tables[0]
     for row in table.rows:
-        assert isinstance(row[3], float)
-        assert [type(v) for v in row[4]] == [float, float]
+        assert isinstance(row[2], float)
+        assert [type(v) for v in row[3]] == [float, float]
     chosen = raw["chosen"][EIGENFACES][ALL_SOURCES]
     assert len(chosen) == 6
     assert all(p["family"] in {"logistic", "SVC"} for p in chosen)
@@ -183,6 +209,7 @@ def test_quick_run_on_user_folders(study: ModuleType, tmp_path: Path) -> None:
     assert code == 0
     result = read_envelope(out / "result.json").result
     assert result.metrics["n_faces"] == 16
+    assert result.unlabelled_metrics() == []
     assert result.raw["negative_sources"] == ["faces-folder negatives", "CIFAR-10", SHIFTED_CROPS]
     assert "offline fallback" not in result.data_source
     assert "CIFAR-10" in result.data_source

@@ -4,12 +4,14 @@ rule must say the classifier learned the source) and one where they differ by fa
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
 from dlplayground.data.image_folder import to_square
-from dlplayground.data.nonfaces import SHIFTED_CROPS
+from dlplayground.data.nonfaces import LFW_BACKGROUNDS, SAMPLE_PATCHES, SHIFTED_CROPS
 from dlplayground.studies.eigenfaces.classifiers import EIGENFACES, SHORTCUT
 from dlplayground.studies.eigenfaces.config import SearchGrids
 from dlplayground.studies.eigenfaces.evaluation import TransferSummary, spread, summarise, summarise_method
@@ -17,7 +19,7 @@ from dlplayground.studies.eigenfaces.images import FACE, FACES, NONFACE, standar
 from dlplayground.studies.eigenfaces.shortcut import shortcut_features
 from dlplayground.studies.eigenfaces.splits import grouped_splits
 from dlplayground.studies.eigenfaces.transfer import ALL_SOURCES, TransferSettings, run_transfer
-from dlplayground.studies.eigenfaces.verdict import answer, eigenfaces_verdict, source_sentence
+from dlplayground.studies.eigenfaces.verdict import answer, eigenfaces_verdict, short_answer, source_sentence
 
 SOURCES = ("backgrounds", "patches", SHIFTED_CROPS)
 FOLDS = 10
@@ -117,6 +119,53 @@ def test_shortcut_sentence_names_the_sources_trivial_statistics_give_away() -> N
     assert "separate the faces from no source (shortcut AUC at most 0.600" in clean
 
 
+# ------------------------------------------------------------------------------------------ the short answer
+OFFLINE = (LFW_BACKGROUNDS, SAMPLE_PATCHES, SHIFTED_CROPS)  # the real run's names, for the length check
+ANSWER_CASES = {
+    "faces": (0.98 + FOLD_JITTER, 0.95 + FOLD_JITTER),
+    "source": (0.99 + FOLD_JITTER, 0.55 + FOLD_JITTER),
+    "neither": (0.6 + FOLD_JITTER, 0.52 + FOLD_JITTER),
+    "unresolved": (0.95 + FOLD_JITTER, np.linspace(0.7, 0.9, FOLDS)),
+}
+
+
+def _sentences(text: str) -> list[str]:
+    return re.split(r"(?<=[.!?])\s+(?=[A-Z])", text.strip())
+
+
+def test_short_answer_is_the_rules_answer_in_at_most_two_sentences() -> None:
+    texts = {}
+    for expected, (within, cross) in ANSWER_CASES.items():
+        summary = _summary(within, cross, sources=OFFLINE)
+        assert answer(summary.classifier) == expected
+        texts[expected] = short_answer(summary)
+        assert len(_sentences(texts[expected])) <= 2, texts[expected]
+        assert len(texts[expected]) <= 320, texts[expected]
+    assert len(set(texts.values())) == len(texts)
+    assert texts["faces"].startswith("Yes, it detects faces, not the data source")
+    assert f"lowest AUC 0.950, trained against {LFW_BACKGROUNDS}" in texts["faces"]
+    assert texts["faces"].endswith("mostly measures faces: an unseen source costs 0.030 of its 0.480 AUC above chance.")
+    assert texts["source"].startswith(f"No, it learned the data source, not faces: trained against {LFW_BACKGROUNDS} "
+                                      "(AUC 0.990 on them), it scores only 0.550")
+    assert "mostly measures the source: an unseen source costs 0.440" in texts["source"]
+    assert texts["neither"].startswith("No, it separates nothing")
+    assert texts["unresolved"].startswith("Not resolved: no cross-source AUC is surely below 0.8")
+    assert "cannot be told: an unseen source costs 0.150 of its 0.450" in texts["unresolved"]
+
+
+def test_short_answer_follows_the_numbers() -> None:
+    """Same outcome, other numbers: the answer's figures move with them; one source: nothing to transfer to."""
+    a = short_answer(_summary(0.98 + FOLD_JITTER, 0.95 + FOLD_JITTER))
+    b = short_answer(_summary(0.97 + FOLD_JITTER, 0.90 + FOLD_JITTER))
+    assert a != b
+    assert "lowest AUC 0.900" in b
+    single = short_answer(_summary(0.99, 0.5, sources=("cifar",)))
+    assert single.startswith("Not resolved: with one negative source (cifar)")
+    assert len(_sentences(single)) == 1
+    no_edge = short_answer(_summary(0.45, 0.45))
+    assert no_edge.endswith("Even within a source it does not beat chance (AUC 0.450).")
+
+
 # ----------------------------------------------------------------------------- synthetic pools, end to end
 SIDE = 15
 
@@ -169,6 +218,7 @@ def test_a_resize_artefact_alone_is_called_learning_the_source() -> None:
     text = eigenfaces_verdict(summary)
     assert text.startswith("No, it learned the data source, not faces")
     assert "mostly measures the data source" in text
+    assert short_answer(summary).startswith("No, it learned the data source, not faces")
 
 
 def test_face_structure_on_identical_resize_history_is_called_faces() -> None:
@@ -197,3 +247,4 @@ def test_face_structure_on_identical_resize_history_is_called_faces() -> None:
     text = eigenfaces_verdict(summary)
     assert text.startswith("Yes, it detects faces rather than the data source")
     assert "mostly measures faces, not the data source" in text
+    assert short_answer(summary).startswith("Yes, it detects faces, not the data source")

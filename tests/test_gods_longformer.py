@@ -109,13 +109,21 @@ def test_real_data_path_writes_a_submission_and_paired_intervals(study: ModuleTy
     for row in diffs.rows:
         low, high = row[4]
         assert low <= row[3] <= high
-        assert row[5] == pytest.approx(1 - 0.05 / 5)  # five differences, simultaneous
+    assert [c["difference"]["level"] for c in result.raw["comparisons"]] == pytest.approx([1 - 0.05 / 5] * 5)
+    assert "at 99.0 %, simultaneous over the 5 rows" in diffs.note  # five differences, simultaneous
     assert result.metrics["held_out_posts"] == 36  # every labelled post held out once
     assert result.metrics["share_posts_beyond_short"] == pytest.approx(12 / 36)
     # The precision/process table ran the checkpoint in fresh processes, one and two gloo ranks.
     table = next(t for t in result.tables if t.title.startswith("Mixed precision"))
-    assert [r[3] for r in table.rows] == ["measured", "measured", "skipped", "measured", "measured", "skipped"]
+    assert [r[1] for r in table.rows] == ["measured", "measured", "skipped", "measured", "measured", "skipped"]
     assert "Speed against fp32 in one process" in result.verdict
+    # Read first: a two-sentence answer and 3-6 labelled key numbers; every metric labelled; tables fit a page.
+    assert result.unlabelled_metrics() == []
+    assert 3 <= sum(label.key for label in result.labels.values()) <= 6
+    assert result.answer.count(". ") == 1  # two sentences
+    assert result.answer.endswith(".")
+    assert "fp32 in one process" in result.answer  # the precision/process table ran, so the answer reads it
+    assert all(len(t.columns) <= 7 for t in result.tables), [t.title for t in result.tables if len(t.columns) > 7]
     assert len(result.raw["scored"]["ids"]) == 36
     assert result.figures[0].path == "differences.png"
     assert (out / "submission_tfidf_baseline.csv").is_file()
@@ -154,9 +162,10 @@ def test_quick_run_on_two_gloo_ranks(tmp_path: Path) -> None:
     assert "offline fallback" in result.data_source
     assert result.metrics["accuracy_majority"] == pytest.approx(0.45)  # 45 % prior, all 400 posts held out once
     assert result.metrics["accuracy_tfidf_logreg"] > 0.8
+    assert result.unlabelled_metrics() == []
     mix = next(t for t in result.tables if t.title.startswith("Class mix"))
-    oversampled = next(r for r in mix.rows if r[0] == "oversample")
-    assert min(oversampled[1:]) > 0.15  # the 10 % class is drawn well above its prior
+    oversampled = [r[mix.columns.index("oversample")] for r in mix.rows]
+    assert min(oversampled) > 0.15  # the 10 % class is drawn well above its prior
     submission = list(csv.reader((out / "submission.csv").open(encoding="utf-8")))
     assert submission[0] == ["id", "target"]
     assert [r[0] for r in submission[1:]] == list(read_zindi_csv(sample_paths()[1], labelled=False).ids)

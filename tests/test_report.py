@@ -16,13 +16,23 @@ from dlplayground.errors import UserInputError
 from dlplayground.report import build_report
 from dlplayground.report.build import MANIFEST
 from dlplayground.report.cli import add_compare_parser, add_report_parser
+from dlplayground.report.document import fmt_estimate
 from dlplayground.report.plots import PNG_DPI
 from dlplayground.report.render import md_inline
-from dlplayground.results import Figure, Table
+from dlplayground.results import Figure, Metrics, Table
 
 
 def manifest(out: Path) -> dict:
     return json.loads((out / MANIFEST).read_text())
+
+
+def report_md(out: Path) -> str:
+    """Every page of the report as Markdown, the index first (a one-page report is its index alone)."""
+    return "\n".join((out / f"{page['name']}.md").read_text() for page in manifest(out)["pages"])
+
+
+def report_html(out: Path) -> str:
+    return "\n".join((out / f"{page['name']}.html").read_text() for page in manifest(out)["pages"])
 
 
 def md_row(md: str, first_cell: str) -> str:
@@ -73,18 +83,24 @@ def test_batch_report_shows_saturation_tables_and_valid_figures(batch_result, tm
     index = build_report([src], out)
 
     assert index == out / "index.html"
-    md = (out / "index.md").read_text()
+    md = report_md(out)
     html_text = index.read_text()
     # Summary row per model: saturation batch 16 with its CI, best batch 64, SLO batch 16, why the range
-    # stopped, the passes, no unstable point (2 % noise per call, no shift between passes), the diagnosis.
+    # stopped, no unstable point (2 % noise per call, no shift between passes), what bounds it.
     row = table_row(md, "mlp")
     assert row["saturation batch (CI)"] == "16 (CI 8–32)"
-    assert row["best batch"] == "64"
+    assert row["best items/s @ batch"].endswith(" @ 64")
+    assert row["p50 ms at batch 1"] == cells(md_row(md, "1"))[1]
+    assert row["p50 ms at saturation"] == cells(md_row(md, "16 (saturation)"))[1]
     assert row["best within p99 budget"] == "16"
     assert row["range stopped"] == "knee"
-    assert row["passes"] == "5"
     assert row["unstable points"] == "0 of 7"
-    assert row["diagnosis"] == "overhead-bound at small batch"
+    assert row["diagnosis"] == "overhead-bound"
+    assert "- passes: 5 interleaved passes per point" in md
+    # The one page answers first: each model's saturation batch with its interval.
+    answer = md.index("**Answer:** On cpu (Test CPU), a bigger batch stops paying off at batch: mlp 16 (8–32), "
+                      "cnn 16 (8–32) (saturation batch with its 95% interval).")
+    assert answer < md.index("figures/overview/cpu.png") < md.index("**Summary**") < md.index("### mlp")
     assert "Throughput saturates at batch 16 (95% CI 8–32, 5 passes)" in md
     assert "Throughput saturates at batch 16 (95% CI 8–32, 5 passes)" in html_text
     assert "No unstable point: every between-pass spread is at most 10% (7 points, 5 passes)." in md
@@ -97,7 +113,8 @@ def test_batch_report_shows_saturation_tables_and_valid_figures(batch_result, tm
     assert float(cells(md_row(md, "1"))[1]) == pytest.approx(0.45, rel=0.03)
 
     figures = manifest(out)["figures"]
-    assert figures == ["figures/cpu-run/mlp-cpu-float32.png", "figures/cpu-run/cnn-cpu-float32.png"]
+    assert figures == ["figures/overview/cpu.png", "figures/cpu-run/mlp-cpu-float32.png",
+                       "figures/cpu-run/cnn-cpu-float32.png"]
     for rel in figures:
         with Image.open(out / rel) as img:
             img.verify()
@@ -109,8 +126,10 @@ def test_batch_report_shows_saturation_tables_and_valid_figures(batch_result, tm
         svg = ET.parse(out / rel.replace(".png", ".svg")).getroot()
         assert svg.tag.endswith("svg")
         assert f"]({rel})" in md  # Markdown links the file beside it
-    # HTML embeds each figure as a data URI and loads nothing from elsewhere.
-    assert html_text.count('<img src="data:image/png;base64,') == 2
+    # HTML links each figure file beside it (not inlined: the page stays small) and loads nothing from elsewhere.
+    assert [f for f in re.findall(r'<img src="([^"]+)"', html_text)] == figures
+    assert "img-src &#39;self&#39;" in html_text
+    assert "data:" not in html_text
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html_text)
     assert "<link" not in html_text
     assert "Content-Security-Policy" in html_text
@@ -164,7 +183,7 @@ def test_report_shows_between_pass_intervals_unstable_points_and_stop_reason(bat
     src = merge_models(steady, shaky)
     out = tmp_path / "r"
     build_report([src], out)
-    md = (out / "index.md").read_text()
+    md = report_md(out)
 
     cv = {key: pass_cv(extra) for key, extra in points.items()}
     flagged = sorted((b for (m, b), v in cv.items() if m == "shaky" and v > 0.10), key=lambda b: -cv["shaky", b])
@@ -173,7 +192,8 @@ def test_report_shows_between_pass_intervals_unstable_points_and_stop_reason(bat
     assert table_row(md, "steady")["unstable points"] == "0 of 7"
     assert table_row(md, "shaky")["unstable points"] == f"{len(flagged)} of 7"
     for model in ("steady", "shaky"):
-        assert (table_row(md, model)["passes"], table_row(md, model)["range stopped"]) == ("5", "knee")
+        assert table_row(md, model)["range stopped"] == "knee"
+        assert "- passes: 5 interleaved passes per point" in after(md, f"### {model} — cpu, float32")
     listed = ", ".join(f"batch {b} ({cv['shaky', b]:.0%})" for b in flagged)
     assert f"Unstable (between-pass spread above 10%): {listed}. Their medians moved" in md
 
@@ -224,7 +244,7 @@ def test_gpu_run_shows_back_to_back_throughput_and_the_basis(batch_result, tmp_p
     edit_points(src, lambda extra: extra.update(block_times_s=[0.8 * extra["p50_ms"] / 1e3] * 5))
     out = tmp_path / "r"
     build_report([src], out)
-    md = (out / "index.md").read_text()
+    md = report_md(out)
     for batch in (1, 8, 32):
         row = table_row(md, str(batch))
         per_call = float(row["items/s"].replace(",", ""))
@@ -247,14 +267,14 @@ def test_sweep_edge_advice_follows_the_stop_reason(batch_result, tmp_path, reaso
     data["dlplayground"]["sweeps"]["mlp"].update(stop_reason=reason, stop_detail="why")
     src.write_text(json.dumps(data))
     build_report([src], tmp_path / "r")
-    md = (tmp_path / "r" / "index.md").read_text()
+    md = report_md(tmp_path / "r")
     assert table_row(md, "mlp")["range stopped"] == reason
     assert f"so throughput may still grow beyond it: {advice}" in md
 
 
 def test_single_pass_points_have_no_spread(batch_result, tmp_path):
     build_report([batch_result("one", passes=1)], tmp_path / "r")
-    md = (tmp_path / "r" / "index.md").read_text()
+    md = report_md(tmp_path / "r")
     assert "One pass per point: no between-pass spread to judge stability by." in md
     row = table_row(md, "1")
     assert (row["passes × calls"], row["spread between passes"], row["noise floor vs. a same-noise run"]) == (
@@ -266,10 +286,10 @@ def test_oom_boundary_budget_and_requested_points(batch_result, tmp_path):
     src = batch_result("gpu", device="cuda", oom_batch_size=32)
     out = tmp_path / "r"
     build_report([src], out)
-    md = (out / "index.md").read_text()
+    md = report_md(out)
     assert "out of memory: at batch 32 (CUDA out of memory); the sweep stopped there" in md
     assert "requested, not measured: 32, 64" in md
-    assert cells(md_row(md, "mlp"))[7] == "32"  # OOM column of the summary
+    assert table_row(md, "mlp")["range stopped"] == "knee"  # the fixture's range; the passes then hit the OOM
     assert "latency budget (p99): 5 ms → best-throughput batch within it: batch 16" in md
     assert "CUDA allocator peak for this point" in md
 
@@ -282,8 +302,8 @@ def test_optional_saturation_fields_and_an_unmeasured_model(batch_result, tmp_pa
     src.write_text(json.dumps(data))
     out = tmp_path / "r"
     build_report([src], out)
-    md = (out / "index.md").read_text()
-    assert cells(md_row(md, "mlp"))[3].startswith("16")
+    md = report_md(out)
+    assert table_row(md, "mlp")["best within p99 budget"] == "—"
     assert "latency model" not in md
     assert "model 'ghost' has no measured points (out of memory at batch 1)" in md
 
@@ -313,7 +333,7 @@ def test_values_are_escaped_in_html_and_markdown(batch_result, tmp_path):
         "bound": "overhead-bound", "batch_size": 16, "text": "<b>bold</b> | *star*"}})
     out = tmp_path / "r"
     build_report([src], out, title="<img src=x onerror=alert(2)>")
-    html_text = (out / "index.html").read_text()
+    html_text = report_html(out)
     body = html_text.split("<body>", 1)[1]
     assert "<script>alert" not in html_text
     assert "<b>bold" not in html_text
@@ -328,14 +348,14 @@ def test_values_are_escaped_in_html_and_markdown(batch_result, tmp_path):
     for svg in svgs:
         assert "<script" not in svg.read_text()
         ET.parse(svg)  # still well-formed XML with the name inside
-    md = (out / "index.md").read_text()
+    md = report_md(out)
     assert "<script>" not in md
     assert "<b>" not in md
     assert "<img" not in md.split("\n", 1)[0]
     row = md_row(md, r"&lt;script&gt;alert(1)&lt;/script&gt;\|\`x\`$y")
     header = md_row(md, "model")
     assert len(cells(row)) == len(cells(header))  # the pipe in the name did not add a column
-    assert r"&lt;b&gt;bold&lt;/b&gt; \| \*star\*" in row
+    assert r"- diagnosis: &lt;b&gt;bold&lt;/b&gt; \| \*star\*" in md
 
 
 @pytest.mark.parametrize(
@@ -362,7 +382,7 @@ def test_cross_device_view(batch_result, tmp_path):
     gpu = batch_result("cuda", device="cuda", slowdown=0.25, seed=2, environment={"device_name": "Fake GPU"})
     out = tmp_path / "r"
     build_report([cpu, gpu], out)
-    md = (out / "index.md").read_text()
+    md = report_md(out)
     assert "## Across devices" in md
     assert "## Across runs" not in md  # two runs, but they share no (model, device, dtype)
     assert "figures/across-devices/mlp.png" in manifest(out)["figures"]
@@ -380,19 +400,25 @@ def test_cross_run_view_calls_regressions(batch_result, tmp_path):
     same = batch_result("same", seed=3)
     out = tmp_path / "r"
     build_report([base, slow, same], out)
-    md = (out / "index.md").read_text()
+    md = report_md(out)
     assert "### mlp — cpu, float32 across runs" in md
     assert "> **slow vs. base:** 7 regression(s), 0 improvement(s), 0 unchanged, " in md
     assert "> **same vs. base:** 0 regression(s), 0 improvement(s), 7 unchanged, " in md
     assert "figures/across-runs/mlp-cpu-float32.png" in manifest(out)["figures"]
-    html_text = (out / "index.html").read_text()
+    html_text = report_html(out)
     assert 'class="callout bad"><span class="title">slow vs. base:' in html_text
 
 
 # ------------------------------------------------------------------------------------- experiments
 def test_experiment_section_renders_the_study_result(experiment_result, tmp_path):
+    metrics = Metrics()
+    metrics.add("accuracy", 0.93751, "Held-out accuracy", percent=True, ci=(0.9112, 0.9561), key_number=True)
+    metrics.add("components", 40, "Components kept", unit="components", key_number=True)
+    metrics.add("fit_s", 12.3456, "Fitting time", unit="s")
     folder = experiment_result(
-        "eig", verdict="Holds: 40 components reach 93.75 % accuracy.",
+        "eig", verdict="Holds: 40 components reach 93.75 % accuracy, by the rule in the docs.",
+        answer="Yes: 40 components reach 93.8 % accuracy.", metrics={**metrics.values, "legacy_key": 7},
+        labels=metrics.labels,
         data_source="digits (offline fallback; pass --olivetti PATH for the real data)",
         tables=[Table("Accuracy by components", ["components", "accuracy"], [[10, 0.8125], [40, 0.9375]],
                       note="5-fold CV")],
@@ -401,15 +427,24 @@ def test_experiment_section_renders_the_study_result(experiment_result, tmp_path
     (folder.parent / "outside.png").write_bytes(b"secret")
     out = tmp_path / "r"
     build_report([folder], out)  # a folder input means its result.json
-    md = (out / "index.md").read_text()
-    html_text = (out / "index.html").read_text()
+    md = report_md(out)
+    html_text = report_html(out)
     assert "# DL-Playground: Eigenfaces: face vs. no-face detection with PCA" in md
-    # The lead figure (the study's first) comes right after the verdict, before metrics and tables.
-    assert md.index("Verdict:") < md.index("figures/eig/curve.png") < md.index("- accuracy: 0.9375")
-    assert "> **Verdict:** Holds: 40 components reach 93.75 % accuracy." in md
-    assert "Does PCA find faces?" in md
+    # The issue's order: question, answer, lead figure, key numbers, the details folded, provenance.
+    order = ["Does PCA find faces?", "> **Answer:** Yes: 40 components reach 93.8 % accuracy.",
+             "figures/eig/curve.png", "**Key numbers**", "<details><summary>How the answer was reached</summary>",
+             "<details><summary>Other metrics (2)</summary>", "<summary>Accuracy by components (2 rows)</summary>",
+             "**Provenance**"]
+    assert [md.index(text) for text in order] == sorted(md.index(text) for text in order)
+    assert "Holds: 40 components reach 93.75 % accuracy, by the rule in the docs." in md  # the reasoning, folded
+    # Labels, units and the precision the interval supports; the keys stay in the JSON only.
+    assert cells(md_row(md, "Held-out accuracy")) == ["Held-out accuracy", "93.8 %", "91.1–95.6 %"]
+    assert cells(md_row(md, "Components kept")) == ["Components kept", "40 components", ""]
+    assert cells(md_row(md, "Fitting time")) == ["Fitting time", "12.35 s", ""]
+    assert cells(md_row(md, "legacy key")) == ["legacy key", "7", ""]  # an undeclared metric: its key de-snaked
+    assert "accuracy_ci" not in md
+    assert "fit_s" not in md
     assert "> **Offline fallback data:** digits (offline fallback; pass --olivetti PATH for the real data)" in md
-    assert "- accuracy: 0.9375" in md
     assert cells(md_row(md, "40")) == ["40", "0.9375"]
     assert "_5-fold CV_" in md
     assert "figure '../outside.png' points outside the results folder; not copied" in md
@@ -419,15 +454,28 @@ def test_experiment_section_renders_the_study_result(experiment_result, tmp_path
         assert img.size == (64, 48)
     assert html_text.count("<img ") == 1
     assert 'alt="Figure 0"' in html_text
-    assert '<div class="callout info"><span class="title">Verdict:</span>Holds: 40 components' in html_text
+    assert '<div class="callout info"><span class="title">Answer:</span>Yes: 40 components' in html_text
+    assert "<details><summary>How the answer was reached</summary>" in html_text
+
+
+def test_fmt_estimate_rounds_to_the_interval():
+    assert fmt_estimate(0.7342, [0.701, 0.770]) == ("0.734", "0.701–0.770")
+    assert fmt_estimate(0.7342, [0.701, 0.770], percent=True) == ("73.4 %", "70.1–77.0 %")
+    assert fmt_estimate(12345.6, [11000, 13900], unit="items/s") == ("12,300 items/s", "11,000–13,900")
+    assert fmt_estimate(40, unit="images") == ("40 images", "")
+    assert fmt_estimate(0.1234, percent=True) == ("12.3 %", "")
+    assert fmt_estimate("holds") == ("holds", "")
+    assert fmt_estimate(None) == ("—", "")
+    assert fmt_estimate(3.0, [3.0, 3.0]) == ("3.0000", "3.0000–3.0000")
 
 
 def test_mixed_report_title_and_unknown_study(batch_result, experiment_result, tmp_path):
     out = tmp_path / "r"
     build_report([batch_result("b"), experiment_result("x", study="my_new_study")], out)
-    md = (out / "index.md").read_text()
+    md = report_md(out)
     assert md.startswith("# DL-Playground report\n")
-    assert "## My new study" in md
+    assert "## [My new study](my-new-study.md)" in md  # its card on the index
+    assert "# My new study\n" in md  # its page
     assert [i["label"] for i in manifest(out)["inputs"]] == ["b", "x"]
 
 
@@ -524,7 +572,6 @@ def after(md: str, heading: str) -> str:
 
 
 def test_roofline_section_figure_and_diagnosis(batch_result, tmp_path):
-    import base64
     from html import unescape
 
     from dlplayground.report.roofline_plot import CAPTION, DIAGNOSIS_COLUMNS
@@ -532,11 +579,12 @@ def test_roofline_section_figure_and_diagnosis(batch_result, tmp_path):
     src = batch_result("run", models=("mlp", "cnn"), peaks=PEAKS, **COMPUTE_SIDE)
     out = tmp_path / "r"
     build_report([src], out)
-    md = (out / "index.md").read_text()
-    html_text = (out / "index.html").read_text()
+    md = report_md(out)
+    html_text = report_html(out)
 
     rel = "figures/run/roofline-cpu-float32.png"
-    assert manifest(out)["figures"] == ["figures/run/mlp-cpu-float32.png", "figures/run/cnn-cpu-float32.png", rel]
+    assert manifest(out)["figures"] == ["figures/overview/cpu.png", "figures/run/mlp-cpu-float32.png",
+                                        "figures/run/cnn-cpu-float32.png", rel]
     with Image.open(out / rel) as img:
         img.verify()
     with Image.open(out / rel) as img:
@@ -547,9 +595,9 @@ def test_roofline_section_figure_and_diagnosis(batch_result, tmp_path):
     assert "### Where the time goes (roofline)" in md
     assert f"![Roofline: Test CPU (cpu, float32)]({rel})" in md
     assert md_inline("Diagnosis rule, at each model's saturation batch") in md
-    # HTML: the very PNG embedded as a data URI (3 figures: two series and the roofline), caption escaped.
-    assert html_text.count('<img src="data:image/png;base64,') == 3
-    assert f'<img src="data:image/png;base64,{base64.b64encode((out / rel).read_bytes()).decode()}"' in html_text
+    # HTML: the PNG linked beside the page (4 figures: the overview, two series and the roofline), caption escaped.
+    assert html_text.count("<img ") == 4
+    assert f'<img src="{rel}"' in html_text
     assert unescape(html_text).count(CAPTION) == 1
     assert 'id="where-the-time-goes-roofline"' in html_text
 
@@ -566,7 +614,7 @@ def test_roofline_section_figure_and_diagnosis(batch_result, tmp_path):
     assert row["diagnosis"].startswith("compute-bound at batch 16: intensity")
     assert cells(md_row(diagnosis, "cnn"))[8] == "compute-bound"
     # Every point, folded in the HTML: 7 batch sizes x 2 models.
-    points = after(md, "**Every point on the roofline**")
+    points = after(md, "<details><summary>Every point on the roofline (14 rows)</summary>")
     assert cells(md_row(points, "mlp"))[1] == "1"
     assert "<summary>Every point on the roofline (14 rows)</summary>" in html_text
 
@@ -580,7 +628,7 @@ def test_roofline_section_figure_and_diagnosis(batch_result, tmp_path):
 def test_roofline_diagnosis_bounds(batch_result, tmp_path, counts, bound):
     out = tmp_path / "r"
     build_report([batch_result("run", peaks=PEAKS, batch_sizes=(1, 4, 16), **counts)], out)
-    md = (out / "index.md").read_text()
+    md = report_md(out)
     row = cells(md_row(after(md, "**What bounds each model at its saturation batch**"), "mlp"))
     assert row[8] == bound
     assert row[9].startswith(f"{bound} at batch 16")
@@ -596,13 +644,13 @@ def test_no_roofline_without_peaks_or_flops(batch_result, tmp_path):
     for name, kwargs in cases.items():
         out = tmp_path / name
         build_report([batch_result(name, **kwargs)], out)
-        md = (out / "index.md").read_text()
-        html_text = (out / "index.html").read_text()
+        md = report_md(out)
+        html_text = report_html(out)
         assert "Where the time goes" not in md, name
         assert "Where the time goes" not in html_text, name
-        assert manifest(out)["figures"] == [f"figures/{name}/mlp-cpu-float32.png"], name
+        assert manifest(out)["figures"] == ["figures/overview/cpu.png", f"figures/{name}/mlp-cpu-float32.png"], name
         assert manifest(out)["warnings"] == [], name
-        notes = [line for line in md.splitlines() if line.startswith("No roofline for")]
+        notes = [" ".join(line.split()) for line in md.splitlines() if line.startswith("No roofline for")]
         if name == "flopless":
             assert notes == ["No roofline for flopless (cpu, float32): its points carry no FLOP counts (an older "
                              "benchmark suite, or models the FLOP counter does not cover)."]
@@ -620,8 +668,8 @@ def test_roofline_per_run_and_escaped(batch_result, tmp_path):
     gpu = batch_result("gpu", device="cuda", slowdown=0.25, peaks={**PEAKS, "device": "cuda:0"}, **MEMORY_SIDE)
     out = tmp_path / "r"
     build_report([cpu, gpu, batch_result("plain", seed=3)], out)
-    md = (out / "index.md").read_text()
-    html_text = (out / "index.html").read_text()
+    md = report_md(out)
+    html_text = report_html(out)
     assert "### Where the time goes (roofline): cpu, float32 \\[cpu\\]" in md
     assert "### Where the time goes (roofline): cuda, float32 \\[gpu\\]" in md
     assert md.count("### Where the time goes") == 2

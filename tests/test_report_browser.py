@@ -42,18 +42,18 @@ def chromium_run(chromium: str, profile: Path, *args: str) -> subprocess.Complet
 CHECKS = Path(__file__).with_name("report_checks.js")
 
 
-def instrumented_copy(index: Path) -> Path:
-    """``index.html`` with the test's checks script injected, allowed by its hash and nothing else."""
+def instrumented_copy(page: Path) -> Path:
+    """The page with the test's checks script injected, allowed by its hash and nothing else."""
     script = CHECKS.read_text()
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
-    page = index.read_text()
+    text = page.read_text()
     no_script = "script-src &#39;none&#39;"  # as the attribute holds it, HTML-escaped
-    assert no_script in page  # the shipped page runs no script
-    assert "<script" not in page.split("<body>", 1)[0]
-    page = page.replace(no_script, f"script-src &#39;sha256-{digest}&#39;", 1)
-    page = page.replace("</head>", f"<script>{script}</script>\n</head>", 1)
-    copy = index.with_name("instrumented.html")
-    copy.write_text(page)
+    assert no_script in text  # the shipped page runs no script
+    assert "<script" not in text.split("<body>", 1)[0]
+    text = text.replace(no_script, f"script-src &#39;sha256-{digest}&#39;", 1)
+    text = text.replace("</head>", f"<script>{script}</script>\n</head>", 1)
+    copy = page.with_name(f"instrumented-{page.name}")
+    copy.write_text(text)
     return copy
 
 
@@ -68,34 +68,44 @@ def test_report_renders_in_headless_chromium(chromium, batch_result, experiment_
     build_report([batch_result("cpu", models=("mlp", "<script>alert(1)</script>")),
                   batch_result("gpu", device="cuda", slowdown=0.3, seed=4),
                   experiment_result("eig")], out)
-    n_figures = len(json.loads((out / MANIFEST).read_text())["figures"])
-    # 3 series, 1 memory figure (the GPU run's allocator peaks are per point; the CPU run's are the process's
-    # monotonic peak, which is not drawn against batch), 1 across-devices, 1 experiment figure
-    assert n_figures == 6
-    url = (out / "index.html").as_uri()
-
-    dumped = chromium_run(chromium, tmp_path / "profile", "--dump-dom", "--virtual-time-budget=5000",
-                          instrumented_copy(out / "index.html").as_uri())
-    assert dumped.returncode == 0, dumped.stderr[-2000:]
-    attrs = html_attributes(dumped.stdout)
-    assert attrs.get("data-ready") == "1", "the page's load handler did not run"
-    assert "data-errors" not in attrs, attrs.get("data-errors")
-    assert attrs["data-images"] == str(n_figures)
-    assert attrs["data-images-loaded"] == str(n_figures)
-    assert "Uncaught" not in dumped.stderr
-    assert "Refused to" not in dumped.stderr  # no Content-Security-Policy violation
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dumped.stdout  # shown as text, not run
+    manifest = json.loads((out / MANIFEST).read_text())
+    pages = [p["name"] for p in manifest["pages"]]
+    # An index, a page per device, the cross-device view and the study: split, each page small.
+    assert pages == ["index", "batch-size-cpu", "batch-size-cuda", "across-devices", "eigenfaces"]
+    shown = 0
+    for name in pages:
+        page = out / f"{name}.html"
+        assert page.stat().st_size < 200_000, (name, page.stat().st_size)  # figures are files, not inlined
+        n_images = page.read_text().count("<img ")
+        dumped = chromium_run(chromium, tmp_path / "profile", "--dump-dom", "--virtual-time-budget=5000",
+                              "--window-size=1280,2000", instrumented_copy(page).as_uri())
+        assert dumped.returncode == 0, dumped.stderr[-2000:]
+        attrs = html_attributes(dumped.stdout)
+        assert attrs.get("data-ready") == "1", f"{name}: the page's load handler did not run"
+        assert "data-errors" not in attrs, (name, attrs.get("data-errors"))
+        assert attrs["data-images"] == str(n_images), name
+        assert attrs["data-images-loaded"] == str(n_images), name  # every image (figure, thumbnail) loads
+        assert attrs["data-page-overflow"] == "false", name
+        assert attrs["data-scrolling-tables"] == "", (name, attrs["data-scrolling-tables"])
+        assert "Uncaught" not in dumped.stderr
+        assert "Refused to" not in dumped.stderr  # no Content-Security-Policy violation
+        shown += n_images
+        if name == "batch-size-cpu":
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dumped.stdout  # shown as text, not run
+    # Every figure is shown somewhere, and the index shows one thumbnail per card.
+    assert shown >= len(manifest["figures"])
+    assert (out / "index.html").read_text().count('class="card ') == 4
 
     shot_dir = Path(os.environ.get("DLPLAYGROUND_SCREENSHOT_DIR") or tmp_path)
     shot_dir.mkdir(parents=True, exist_ok=True)
     shot = shot_dir / "report-screenshot.png"
     taken = chromium_run(chromium, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,2000",
-                         "--hide-scrollbars", url)
+                         "--hide-scrollbars", (out / "index.html").as_uri())
     assert taken.returncode == 0, taken.stderr[-2000:]
     with Image.open(shot) as img:
         img.verify()
     with Image.open(shot) as img:
         assert img.size == (1280, 2000)
         colors = img.convert("RGB").getcolors(maxcolors=1 << 16)
-        assert colors is None or len(colors) > 200  # text, tables and a plot, not an empty page
+        assert colors is None or len(colors) > 200  # text, cards and thumbnails, not an empty page
     print(f"screenshot: {shot}")

@@ -9,6 +9,7 @@ writes.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from PIL import Image
@@ -53,12 +54,13 @@ def test_report_from_the_real_quick_suite(quick_bench):
 
     md = (out / "index.md").read_text()
     html_text = (out / "index.html").read_text()
-    row = md_table_row(md, "| mlp | cpu | float32 |")
-    assert row["saturation batch (CI)"] == f"{sat['saturation_batch']} (CI {sat['ci_low']}–{sat['ci_high']})"
-    assert row["best batch"] == str(sat["best_batch"])
+    row = md_table_row(md, "| mlp |")
+    edge = " (edge)" if sat["at_sweep_edge"] else ""
+    assert row["saturation batch (CI)"] == f"{sat['saturation_batch']} (CI {sat['ci_low']}–{sat['ci_high']}){edge}"
+    assert row["best items/s @ batch"].endswith(f" @ {sat['best_batch']}")
     assert row["best within p99 budget"] == (str(sat["slo_batch"]) if sat["slo_batch"] is not None else "—")
     assert row["range stopped"] == sweep["stop_reason"]
-    assert row["passes"] == "3"
+    assert "- passes: 3 interleaved passes per point" in md
     # The report derives stability from the samples; the sweep wrote its own verdict into extra_info: they agree.
     flagged = [b["extra_info"]["unstable"] for b in raw["benchmarks"] if b["extra_info"]["model"] == "mlp"]
     assert row["unstable points"] == f"{sum(flagged)} of {len(flagged)}"
@@ -74,13 +76,14 @@ def test_report_from_the_real_quick_suite(quick_bench):
     # over the quick time cap, and it then has none); the suite measures the device's peaks and counts
     # FLOPs, so the run gets its roofline too.
     measured = [m for m in QUICK_MODELS if any(r.model == m for r in envelope.records)]
-    assert figures == [f for m in measured for f in (f"figures/quick/{m}-cpu-float32.png",
-                                                     f"figures/quick/{m}-cpu-float32-memory.png")] + [
-        "figures/quick/roofline-cpu-float32.png"]  # each model's curves, then its memory per batch
+    assert figures == ["figures/overview/cpu.png"] + [
+        f for m in measured for f in (f"figures/quick/{m}-cpu-float32.png",
+                                      f"figures/quick/{m}-cpu-float32-memory.png")] + [
+        "figures/quick/roofline-cpu-float32.png"]  # the overview, each model's curves and memory, the roofline
     for rel in figures:
         with Image.open(out / rel) as img:
             img.verify()
-    assert html_text.count('<img src="data:image/png;base64,') == len(figures)
+    assert re.findall(r'<img src="([^"]+)"', html_text) == figures
     assert "### Where the time goes (roofline)" in md
     assert (out / "inputs" / "quick.json").read_bytes() == quick_run.read_bytes()
 

@@ -157,8 +157,14 @@ def test_the_report_overlays_variants_with_speed_ups_and_skips(batch_result, tmp
     data["benchmarks"] = [b for b in data["benchmarks"] if b["extra_info"]["model"] != "mlp[cudagraphs]"]
     path.write_text(json.dumps(data))
     build_report([path], tmp_path / "r")
-    md = (tmp_path / "r" / "index.md").read_text()
+    out = tmp_path / "r"
+    pages = [p["name"] for p in json.loads((out / "report-manifest.json").read_text())["pages"]]
+    assert pages == ["index", "batch-size-cpu", "variants"]
+    assert "## [Batch size: variants](variants.md)" in (out / "index.md").read_text()  # its card
+    md = (out / "variants.md").read_text()
     assert "## Variants: compiled, graph-captured, channels-last" in md
+    # The answer, computed from the speed-up intervals: none excludes x1 on these A/A timings.
+    assert "> **Answer:** mlp\\[compile\\] is faster than eager at 0 of 7 batches" in md
     assert "> **mlp\\[cudagraphs\\] skipped:** CUDA graphs need a CUDA device; this run is on cpu" in md
     assert "figures/variants/run-mlp.png" in md
     # Same synthetic timings for both: every speed-up is about 1 and none is resolved (the files are A/A).

@@ -285,22 +285,65 @@ class Figure:
     caption: str = ""
 
 
+MetricValue = float | int | str | list[float | None] | None
+
+
+@dataclass
+class MetricLabel:
+    """How a reader sees one metric: declared by the study beside the value (``Metrics.add``), so the report
+    never shows a raw key. ``unit`` is printed after the value ("s", "images", "F-score points"); ``percent``
+    renders a fraction as a percentage; ``key`` puts it in the compact table of the few numbers that matter
+    (the rest are folded away); ``ci`` names the metric holding its ``[low, high]`` interval."""
+
+    label: str
+    unit: str = ""
+    percent: bool = False
+    key: bool = False
+    ci: str | None = None
+
+
+class Metrics:
+    """Builds ``StudyResult.metrics`` and ``.labels`` together, so every value is declared with its label.
+
+    ``add("ods_f", 0.61, "ODS F-score, gradient", ci=(0.58, 0.64), key_number=True)`` stores ``ods_f`` = 0.61 and
+    ``ods_f_ci`` = [0.58, 0.64] (the JSON keeps raw values under stable keys) and the label for both.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[str, MetricValue] = {}
+        self.labels: dict[str, MetricLabel] = {}
+
+    def add(self, key: str, value: MetricValue, label: str, *, unit: str = "", percent: bool = False,
+            key_number: bool = False, ci: Sequence[float | None] | None = None) -> None:
+        if key in self.values:
+            raise ValueError(f"metric {key!r} declared twice")
+        ci_key = None
+        if ci is not None:
+            ci_key = f"{key}_ci"
+            self.values[ci_key] = [None if v is None else float(v) for v in ci]
+        self.values[key] = value
+        self.labels[key] = MetricLabel(label, unit, percent, key_number, ci_key)
+
+
 @dataclass
 class StudyResult:
     """What an experiment found, in a shape the report generator renders without knowing the study.
 
-    ``question`` and ``verdict`` are prose (the verdict is computed from the numbers by the study's rule);
-    ``metrics`` are the headline figures as raw values (an interval as a ``[low, high]`` pair);
-    ``tables``/``figures`` carry the detail. The first ``lead_figures`` figures (one by default) lead: the report
-    shows them right after the verdict, before the metrics and tables, so a study lists first the figures that
-    carry its answer.
+    ``question``, ``answer`` and ``verdict`` are prose computed from the numbers by the study's rule: the answer
+    is the plain one- or two-sentence reply a reader sees first, the verdict the full reasoning behind it.
+    ``metrics`` are the headline figures as raw values (an interval as a ``[low, high]`` pair) and ``labels`` the
+    label and unit each was declared with (``Metrics``); ``tables``/``figures`` carry the detail. The first
+    ``lead_figures`` figures (one by default) lead: the report shows them right after the answer, before the
+    numbers and tables, so a study lists first the figures that carry its answer.
     """
 
     study: str
     question: str
     verdict: str
     data_source: str
-    metrics: dict[str, float | int | str | list[float] | None] = field(default_factory=dict)
+    metrics: dict[str, MetricValue] = field(default_factory=dict)
+    labels: dict[str, MetricLabel] = field(default_factory=dict)
+    answer: str = ""
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
@@ -312,11 +355,18 @@ class StudyResult:
     def to_dict(self) -> dict[str, Any]:
         return jsonable(asdict(self))
 
+    def unlabelled_metrics(self) -> list[str]:
+        """Metric keys no label was declared for (neither a metric's own key nor the interval key of one)."""
+        covered = set(self.labels) | {label.ci for label in self.labels.values() if label.ci}
+        return [key for key in self.metrics if key not in covered]
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StudyResult:
         return cls(
             study=data["study"], question=data.get("question", ""), verdict=data.get("verdict", ""),
             data_source=data.get("data_source", ""), metrics=dict(data.get("metrics", {})),
+            labels={k: MetricLabel(**v) for k, v in (data.get("labels") or {}).items()},
+            answer=data.get("answer", ""),
             tables=[Table(**t) for t in data.get("tables", [])],
             figures=[Figure(**f) for f in data.get("figures", [])], raw=dict(data.get("raw", {})),
             elapsed_s=data.get("elapsed_s"), lead_figures=int(data.get("lead_figures", 1)),

@@ -1,4 +1,5 @@
-"""Results JSON -> Markdown and self-contained HTML reports with plots; merge and compare runs.
+"""Results JSON -> Markdown and HTML reports with plots (an index of answers, a page per study and device);
+merge and compare runs.
 
 ``build_report`` renders any mix of batch-size runs (several devices, several runs) and experiment
 results; ``compare_envelopes`` tests two batch-size runs point by point against their run-to-run noise.

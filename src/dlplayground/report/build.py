@@ -37,10 +37,13 @@ def write_report(inputs: ReportInputs, out_dir: Path, *, title: str | None = Non
             for run in inputs.runs:
                 shutil.copyfile(run.path, copies / f"{run.label}.json")
             doc = DocumentBuilder(inputs, tmp, title).build()
-            (tmp / "index.md").write_text(render_markdown(doc), encoding="utf-8")
-            (tmp / "index.html").write_text(render_html(doc, tmp), encoding="utf-8")
+            for page in doc.pages:
+                (tmp / f"{page.name}.md").write_text(render_markdown(doc, page), encoding="utf-8")
+                (tmp / f"{page.name}.html").write_text(render_html(doc, page), encoding="utf-8")
             manifest = {
                 "generator": f"dlplayground {__version__}", "title": doc.title,
+                "pages": [{"name": page.name, "title": page.title, "answer": page.card.answer if page.card else ""}
+                          for page in doc.pages],
                 "inputs": [{"label": r.label, "source": str(r.path), "study": r.envelope.study,
                             "copy": f"inputs/{r.label}.json"} for r in inputs.runs],
                 "figures": [f.path for f in doc.figures()], "warnings": doc.warnings,
@@ -52,8 +55,9 @@ def write_report(inputs: ReportInputs, out_dir: Path, *, title: str | None = Non
 
 
 def build_report(inputs: Sequence[Path | str], out_dir: Path, *, title: str | None = None) -> Path:
-    """Read results files (or experiment folders) and write ``index.md``, ``index.html``, figures and
-    copies of the inputs to ``out_dir``; returns ``out_dir / "index.html"``.
+    """Read results files (or experiment folders) and write the report's pages (``index.md``/``index.html``,
+    and one pair per study, device and view when there is more than one), figures and copies of the inputs to
+    ``out_dir``; returns ``out_dir / "index.html"``.
 
     Raises ``UserInputError`` (naming the file and the problem) for unreadable or malformed input, an
     empty input list, or an output folder that cannot be written or is not a report.

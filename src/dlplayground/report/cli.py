@@ -122,8 +122,9 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "report", help="render results JSON files as Markdown + HTML with plots",
         description="Render one or more results files (batch-size runs from several devices or runs, "
-                    "experiment results) into OUTDIR/index.md and a self-contained OUTDIR/index.html, with "
-                    "PNG/SVG figures and copies of the inputs.",
+                    "experiment results) into OUTDIR/index.html and index.md (one card per study and device, "
+                    "each with its answer) and a page per study and device, with PNG/SVG figures and copies of "
+                    "the inputs.",
     )
     p.add_argument("inputs", nargs="*", type=Path, metavar="RESULT.json",
                    help="results files (an experiment's output folder also works: its result.json is read)")

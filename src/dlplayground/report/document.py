@@ -61,6 +61,15 @@ class FigureBlock:
 
 
 @dataclass
+class Details:
+    """Blocks folded away under a summary line (``<details>`` in HTML and in GitHub's Markdown)."""
+
+    title: str
+    blocks: list[Any]
+    kind: str = "details"
+
+
+@dataclass
 class Section:
     title: str
     anchor: str
@@ -69,23 +78,60 @@ class Section:
 
 
 @dataclass
+class Card:
+    """A page as the index shows it: its answer in a sentence or two and a thumbnail of its lead figure."""
+
+    title: str
+    answer: str
+    tone: str = "info"
+    thumbnail: str | None = None  # a small PNG in the report folder
+    figure: str | None = None  # the full-size figure it was made from
+
+
+@dataclass
+class Page:
+    """One file pair of the report (``<name>.html`` and ``<name>.md``); the first page of a document is the
+    index (``name`` "index")."""
+
+    name: str
+    title: str
+    sections: list[Section]
+    card: Card | None = None
+    cards: list[tuple[Page, Card]] = field(default_factory=list)  # the index's links to the other pages
+
+    def blocks(self) -> list[Any]:
+        """Every block of the page, depth first, folded ones included."""
+        out: list[Any] = []
+
+        def walk(blocks: list[Any]) -> None:
+            for b in blocks:
+                out.append(b)
+                if isinstance(b, Details):
+                    walk(b.blocks)
+
+        def visit(sections: list[Section]) -> None:
+            for section in sections:
+                walk(section.blocks)
+                visit(section.children)
+
+        visit(self.sections)
+        return out
+
+
+@dataclass
 class Document:
     title: str
     subtitle: str
-    sections: list[Section]
+    pages: list[Page]
     warnings: list[str] = field(default_factory=list)
     generator: str = ""
 
+    @property
+    def index(self) -> Page:
+        return self.pages[0]
+
     def figures(self) -> list[FigureBlock]:
-        out: list[FigureBlock] = []
-
-        def walk(sections: list[Section]) -> None:
-            for section in sections:
-                out.extend(b for b in section.blocks if isinstance(b, FigureBlock))
-                walk(section.children)
-
-        walk(self.sections)
-        return out
+        return [b for page in self.pages for b in page.blocks() if isinstance(b, FigureBlock)]
 
 
 # ----------------------------------------------------------------------------------------- numbers
@@ -115,6 +161,30 @@ def fmt_bytes(value: int | None) -> str:
         if value >= size:
             return f"{value / size:.1f} {unit}"
     return f"{value} B"
+
+
+def fmt_estimate(value: Any, ci: Any = None, *, percent: bool = False, unit: str = "") -> tuple[str, str]:
+    """A metric and its interval as text, rounded to the precision the interval supports: the last digit
+    shown is the second significant digit of the interval's half-width (``0.7342 [0.701, 0.770]`` ->
+    ``0.734`` and ``0.701–0.770``). Without an interval, 4 significant figures (3 for a percentage).
+    ``percent`` shows a fraction as a percentage; ``unit`` follows the value. Returns ``(value, interval)``;
+    the interval is "" without one."""
+    scale, suffix = (100.0, " %") if percent else (1.0, f" {unit}" if unit else "")
+    usable = (isinstance(ci, list | tuple) and len(ci) == 2
+              and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in ci))
+    if not (isinstance(value, int | float) and not isinstance(value, bool)):
+        shown = fmt_cell(value) + (suffix if value is not None and not isinstance(value, str) else "")
+        return shown, (f"{fmt_cell(ci[0])}–{fmt_cell(ci[1])}" if usable else "")
+    if not math.isfinite(value):
+        return str(value), ""
+    if not usable:
+        if isinstance(value, int) and not percent:
+            return fmt_num(value) + suffix, ""
+        return fmt_num(float(value) * scale, 3 if percent else 4) + suffix, ""
+    half = abs(ci[1] - ci[0]) * scale / 2
+    digits = min(6, 1 - math.floor(math.log10(half))) if half > 0 else 4  # negative: round to tens, hundreds
+    low, mid, high = (f"{round(v * scale, digits):,.{max(0, digits)}f}" for v in (ci[0], value, ci[1]))
+    return mid + suffix, f"{low}–{high}" + (" %" if percent else "")
 
 
 def fmt_cell(value: Any) -> str:

@@ -26,6 +26,7 @@ from dlplayground.bench.noise import POINT_LEVEL, UNSTABLE_CV
 from dlplayground.report.loading import Series, back_to_back_s
 
 PNG_DPI = 110
+LINE_STYLES = ("-", "--", ":", "-.")
 # Shared by every report figure (the roofline in ``roofline.py`` too), so they all look and save alike.
 RC = {
     "svg.fonttype": "none",  # text stays text in the SVG: smaller, searchable
@@ -209,37 +210,43 @@ def plot_series(series: Series, out_base: Path, title: str) -> tuple[Path, Path]
 
 
 def plot_across(series_list: Sequence[Series], labels: Sequence[str], out_base: Path,
-                title: str) -> tuple[Path, Path]:
+                title: str, *, relative: bool = False, groups: Sequence[str] | None = None) -> tuple[Path, Path]:
     """Throughput and p50 latency of the same model from several runs, devices or variants on shared axes, each
-    curve with its between-pass interval as a band."""
+    curve with its between-pass interval as a band. ``relative`` divides each curve's throughput by its own best
+    point, so models of very different speeds share one axis and each one's plateau reads as reaching 1.
+    ``groups`` gives curves of one group (a model measured in several runs) one colour and a line style each."""
     all_batches = [b for s in series_list for b in s.batch_sizes]
     all_batches += [s.sweep.oom_batch_size for s in series_list if s.sweep.oom_batch_size]
     with mpl.rc_context(RC):
         fig = Figure()
         tput, lat = fig.subplots(1, 2)
         colors = mpl.colormaps["tab10"]
+        keys = list(groups) if groups is not None else [str(i) for i in range(len(series_list))]
+        order = list(dict.fromkeys(keys))
         for i, (series, label) in enumerate(zip(series_list, labels, strict=True)):
-            color = colors(i % 10)
+            color = colors(order.index(keys[i]) % 10)
+            style = "o" + LINE_STYLES[keys[:i].count(keys[i]) % len(LINE_STYLES)]
             batches = series.batch_sizes
-            tput.plot(batches, [r.throughput_items_s for r in series.records], "o-", color=color,
+            unit = series.best_record.throughput_items_s if relative else 1.0
+            tput.plot(batches, [r.throughput_items_s / unit for r in series.records], style, color=color,
                       label=plain(label))
-            lat.plot(batches, [r.p50_ms for r in series.records], "o-", color=color, label=plain(label))
+            lat.plot(batches, [r.p50_ms for r in series.records], style, color=color, label=plain(label))
             # Each curve with its between-pass interval, so overlapping bands read as "not told apart".
             noise = [series.noise[b] for b in batches]
-            tput.fill_between(batches, [b / (n.ci_high_ms / 1e3) for b, n in zip(batches, noise, strict=True)],
-                              [b / (n.ci_low_ms / 1e3) if n.ci_low_ms > 0 else math.nan
+            tput.fill_between(batches, [b / (n.ci_high_ms / 1e3) / unit for b, n in zip(batches, noise, strict=True)],
+                              [b / (n.ci_low_ms / 1e3) / unit if n.ci_low_ms > 0 else math.nan
                                for b, n in zip(batches, noise, strict=True)], color=color, alpha=0.15)
             lat.fill_between(batches, [n.ci_low_ms for n in noise], [n.ci_high_ms for n in noise], color=color,
                              alpha=0.15)
             sat = series.saturation
             rec = series.record_at(sat.saturation_batch) if sat is not None else None
             if rec is not None:
-                tput.plot([rec.batch_size], [rec.throughput_items_s], "*", color=color, markersize=14,
+                tput.plot([rec.batch_size], [rec.throughput_items_s / unit], "*", color=color, markersize=14,
                           markeredgecolor="black")
             if series.sweep.oom_batch_size is not None:
                 tput.axvline(series.sweep.oom_batch_size, color=color, linestyle="--", linewidth=1)
         tput.set_ylim(bottom=0)
-        tput.set_ylabel("throughput (items/s)")
+        tput.set_ylabel("throughput / the model's best" if relative else "throughput (items/s)")
         tput.set_title("throughput (★ saturation batch, dashed: out of memory)")
         lat.set_ylabel("p50 latency per batch (ms)")
         lat.set_title("latency")

@@ -1,10 +1,9 @@
-"""Render a ``Document`` as Markdown and as self-contained HTML, escaping every value.
+"""Render each ``Page`` of a ``Document`` as Markdown and as HTML, escaping every value.
 
-HTML: jinja2 with autoescape, figures embedded as base64 data URIs so the one file works as a CI artifact
-or from disk, and a Content-Security-Policy that allows only the page's own (hashed) style and script and
-``data:`` images: even a value that slipped past escaping could not run a script or load anything from the
-network. The small script records load errors and how many images rendered into ``<html data-*>``
-attributes, which the browser test reads.
+HTML: jinja2 with autoescape; figures are files beside the page (``figures/``), linked, not inlined, so a
+page stays small however many figures a run has; a Content-Security-Policy allows only the page's own
+(hashed) style, images from the report's own folder and no script at all: even a value that slipped past
+escaping could not run a script or load anything from the network.
 
 Markdown: every ``{{ value }}`` passes through a ``finalize`` hook that escapes Markdown syntax and HTML
 (``|`` and backticks in table cells, ``<script>`` as text), the Markdown analogue of autoescape; only
@@ -25,7 +24,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from dlplayground.report.document import Document
+from dlplayground.report.document import Document, Page
 
 MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
         ".svg": "image/svg+xml", ".webp": "image/webp"}
@@ -60,6 +59,11 @@ def md_url(path: str) -> Markup:
     return Markup(quote(path, safe="/._-"))
 
 
+def html_text(value: object) -> Markup:
+    """Text inside raw HTML in Markdown (a ``<summary>``): GitHub does not read Markdown escapes there."""
+    return Markup(html.escape(" ".join(str(value).split())))
+
+
 def _is_image(path: str) -> bool:
     return Path(path).suffix.lower() in MIME
 
@@ -69,40 +73,30 @@ def _markdown_env() -> jinja2.Environment:
         loader=jinja2.PackageLoader("dlplayground.report", "templates"), autoescape=True,
         finalize=_md_finalize, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(md_paragraph=md_paragraph, md_url=md_url, safe_md=Markup)
+    env.filters.update(md_paragraph=md_paragraph, md_url=md_url, safe_md=Markup, html_text=html_text)
     env.globals.update(is_image=_is_image)
     return env
 
 
-def render_markdown(doc: Document) -> str:
-    text = _markdown_env().get_template("index.md.j2").render(doc=doc)
+def render_markdown(doc: Document, page: Page) -> str:
+    text = _markdown_env().get_template("page.md.j2").render(doc=doc, page=page)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
 # ------------------------------------------------------------------------------------------ html
-def data_uri(path: Path) -> str | None:
-    """The file as a base64 ``data:`` URI, or None for formats a browser does not show inline."""
-    mime = MIME.get(path.suffix.lower())
-    if mime is None or not path.is_file():
-        return None
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
-
-
 def _sha256_source(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def render_html(doc: Document, base_dir: Path) -> str:
-    """The HTML page; figures are read from ``base_dir`` (the report folder) and embedded."""
+def render_html(doc: Document, page: Page) -> str:
+    """One HTML page; its figures are linked by their path relative to the report folder."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("dlplayground.report", "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.globals.update(is_image=_is_image)
     css = env.loader.get_source(env, "report.css")[0]  # type: ignore[union-attr]
     # The page runs no script at all (tests inject their own instrumentation into a copy of the page).
-    csp = (f"default-src 'none'; img-src data:; style-src {_sha256_source(css)}; "
+    csp = (f"default-src 'none'; img-src 'self'; style-src {_sha256_source(css)}; "
            "script-src 'none'; base-uri 'none'; form-action 'none'")
-    return env.get_template("index.html.j2").render(
-        doc=doc, css=Markup(css), csp=csp,
-        embed=lambda rel: data_uri(base_dir / rel),
-    )
+    return env.get_template("page.html.j2").render(doc=doc, page=page, css=Markup(css), csp=csp)

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from dlplayground import __version__
 from dlplayground.bench.explore import BATCH_CAP, KNEE, LATENCY_BUDGET, OUT_OF_MEMORY, TIME_CAP
 from dlplayground.bench.noise import DEFAULT_RUN_SIGMA, POINT_LEVEL, UNSTABLE_CV, noise_floor
@@ -24,18 +26,22 @@ from dlplayground.report import plots, roofline_plot
 from dlplayground.report.compare import IMPROVEMENT, REGRESSION, compare_envelopes
 from dlplayground.report.document import (
     Callout,
+    Card,
+    Details,
     Document,
     FigureBlock,
     KeyValues,
+    Page,
     Paragraph,
     Section,
     TableBlock,
     fmt_bytes,
     fmt_cell,
+    fmt_estimate,
     fmt_num,
 )
 from dlplayground.report.loading import ReportInputs, Run, Series, back_to_back_s, slug
-from dlplayground.results import BATCH_SIZE_STUDY, TimingRecord
+from dlplayground.results import BATCH_SIZE_STUDY, MetricLabel, StudyResult, TimingRecord
 from dlplayground.results import Figure as ResultFigure
 
 STUDY_TITLES = {
@@ -53,11 +59,32 @@ MEMORY_KINDS = {
     "process_max_rss": "process peak resident memory so far (monotonic over the run, not per point)",
 }
 ROOFLINE_TITLE = "Where the time goes (roofline)"
+INDEX = "index"
+THUMBNAIL_WIDTH = 360  # px: an index card's figure
+THUMBNAIL_SOURCES = {".png", ".jpg", ".jpeg"}
 
 
 def study_title(study: str) -> str:
     """A readable section title for a study name; unknown studies get their name de-snaked."""
     return STUDY_TITLES.get(study) or study.replace("_", " ").strip().capitalize() or "Unnamed study"
+
+
+def metric_rows(result: StudyResult) -> tuple[list[list[str]], list[list[str]]]:
+    """``[label, value, interval]`` rows of a study's metrics: the key numbers, then the rest. Labels and units
+    are the study's declarations (``StudyResult.labels``); a metric without one (an older file, another
+    tool's) shows its key de-snaked, and an interval no label claims shows as a metric of its own."""
+    claimed = {label.ci for label in result.labels.values() if label.ci}
+    key_rows, other_rows = [], []
+    for key, value in result.metrics.items():
+        if key in claimed:
+            continue
+        label = result.labels.get(key) or MetricLabel(key.replace("_", " "))
+        ci = result.metrics.get(label.ci) if label.ci else None
+        shown, interval = fmt_estimate(value, ci, percent=label.percent, unit=label.unit)
+        if not interval and isinstance(value, list | tuple) and len(value) == 2:
+            shown, interval = "", fmt_estimate(None, value, percent=label.percent)[1]
+        (key_rows if label.key else other_rows).append([label.label, shown, interval])
+    return key_rows, other_rows
 
 
 def _ci_text(lo: int | None, hi: int | None, level: float | None, extra: str = "") -> str:
@@ -164,6 +191,7 @@ class DocumentBuilder:
         self.warnings: list[str] = []
         self._anchors: set[str] = set()
         self._files: set[str] = set()
+        self._pages: set[str] = set()
 
     # ------------------------------------------------------------------------------------ helpers
     def anchor(self, text: str) -> str:
@@ -205,17 +233,20 @@ class DocumentBuilder:
 
     # ------------------------------------------------------------------------------------- build
     def build(self) -> Document:
-        sections = [self.runs_section()]
+        """The pages: one per batch-size device, the cross-device, cross-run and variant views, one per
+        experiment. A report of one page keeps it all on the index; otherwise the index holds a card per page
+        (its answer and a thumbnail of its lead figure) and the runs' provenance."""
+        pages: list[Page] = []
         if self.inputs.series:
-            sections.append(self.batch_section())
+            pages += [self.device_page(device) for device in self.inputs.devices]
             if len(self.inputs.devices) > 1:
-                sections.append(self.cross_device_section())
+                pages.append(self.cross_device_page())
             if self.shared_across_runs():
-                sections.append(self.cross_run_section())
-            variants = self.variants_section()
+                pages.append(self.cross_run_page())
+            variants = self.variants_page()
             if variants is not None:
-                sections.append(variants)
-        sections += [self.experiment_section(run) for run in self.inputs.experiment_runs]
+                pages.append(variants)
+        pages += [self.experiment_page(run) for run in self.inputs.experiment_runs]
         for run in self.inputs.runs:
             self.warnings += [f"{run.label}: {w}" for w in run.warnings]
         studies = sorted({study_title(r.envelope.study) for r in self.inputs.runs})
@@ -228,11 +259,44 @@ class DocumentBuilder:
             title = f"DL-Playground: {studies[0]}"
         else:
             title = "DL-Playground report"
-        return Document(title=title, subtitle=subtitle, sections=sections, warnings=self.warnings,
+        runs = self.runs_section()
+        if len(pages) == 1:
+            index = Page(INDEX, title, [*pages[0].sections, runs])
+            pages = [index]
+        else:
+            for page in pages:
+                page.card.thumbnail = self.thumbnail(page.card.figure)  # type: ignore[union-attr]
+            index = Page(INDEX, title, [runs], cards=[(page, page.card) for page in pages if page.card])
+            pages = [index, *pages]
+        return Document(title=title, subtitle=subtitle, pages=pages, warnings=self.warnings,
                         generator=f"dlplayground {__version__}")
+
+    def page(self, name: str, title: str, sections: list[Section], answer: str, tone: str = "info") -> Page:
+        """A page (file ``<name>.html``), its card carrying ``answer`` and the page's first figure."""
+        base = slug(name, 40) or "page"
+        name, n = base, 2
+        while name in self._pages or name == INDEX:
+            name, n = f"{base}-{n}", n + 1
+        self._pages.add(name)
+        figure = next((b.path for section in sections for b in Page("", "", [section]).blocks()
+                       if isinstance(b, FigureBlock) and Path(b.path).suffix.lower() in THUMBNAIL_SOURCES), None)
+        return Page(name, title, sections, card=Card(title, answer, tone, figure=figure))
+
+    def thumbnail(self, figure: str | None) -> str | None:
+        """A small PNG of ``figure`` for the index card (the full figure is several times its size)."""
+        if figure is None:
+            return None
+        dest = self.figure_base("thumbnails", Path(figure).with_suffix("").as_posix().replace("/", "-"))
+        dest = dest.with_suffix(".png")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with Image.open(self.out_dir / figure) as img:
+            img.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH * 2))
+            img.save(dest, format="PNG", optimize=True)
+        return self.rel(dest)
 
     # --------------------------------------------------------------------------------------- runs
     def runs_section(self) -> Section:
+        """Provenance: every input file with its device, software and commit, and where its copy is."""
         rows = []
         for run in self.inputs.runs:
             env = run.envelope.environment
@@ -240,48 +304,56 @@ class DocumentBuilder:
             rows.append([run.label, study_title(run.envelope.study), device, str(env.get("device_name") or "—"),
                          str(env.get("torch") or "—"), fmt_num(env.get("torch_threads")), _short_commit(run),
                          str(env.get("created") or run.envelope.created or "—"), f"inputs/{run.label}.json"])
-        blocks: list = [TableBlock(
-            "Result files", ["run", "study", "device", "device name", "torch", "threads", "commit", "created",
-                             "copy of input"], rows,
-            note="Each run's exact configuration and environment are in its copy under inputs/.",
-        )]
+        blocks: list = []
         for run in self.inputs.runs:
             if run.envelope.incomplete:
                 blocks.append(Callout(f"{run.label} is incomplete",
                                       f"{run.envelope.incomplete}. Its points have fewer passes than configured, so "
                                       "their intervals are wider and some points may be missing.", tone="warn"))
+        blocks.append(TableBlock(
+            "Result files", ["run", "study", "device", "device name", "torch", "threads", "commit", "created",
+                             "copy of input"], rows,
+            note="Each run's exact configuration and environment are in its copy under inputs/.",
+        ))
+        return Section("Runs and provenance", self.anchor("runs"), blocks)
+
+    def peaks_blocks(self, runs: Sequence[Run]) -> list:
+        """The measured peaks of each batch-size run (folded), and a warning when they were unstable."""
+        blocks: list = []
+        for run in runs:
             peaks = run.batch.peaks if run.batch is not None else None
-            if peaks is not None:
-                blocks.append(KeyValues(
-                    [(k.replace("_", " "), _peak_value(v)) for k, v in peaks.to_dict().items()],
-                    title=f"Measured peaks of {run.label} ({run.device_name or 'device'})",
-                ))
-                warning = peaks.stability_warning()
-                if warning:
-                    self.warnings.append(f"{run.label}: {warning}")
-        return Section("Runs", self.anchor("runs"), blocks)
+            if peaks is None:
+                continue
+            blocks.append(Details(f"Measured peaks of {run.label} ({run.device_name or 'device'})", [KeyValues(
+                [(k.replace("_", " "), _peak_value(v)) for k, v in peaks.to_dict().items()])]))
+            warning = peaks.stability_warning()
+            if warning:
+                self.warnings.append(f"{run.label}: {warning}")
+        return blocks
 
     # ---------------------------------------------------------------------------------- batch size
-    def batch_section(self) -> Section:
-        rows = []
-        for s in self.inputs.series:
-            sat = s.saturation
-            best = s.best_record
-            rows.append([
-                *([s.run.label] if self.several_batch_runs else []), s.model, s.device, s.dtype,
-                (f"{sat.saturation_batch}{_ci_text(sat.ci_low, sat.ci_high, None)}"
-                 if sat and sat.saturation_batch is not None else "—"),
-                str(best.batch_size), fmt_num(best.throughput_items_s),
-                str(sat.slo_batch) if sat and sat.slo_batch is not None else "—",
-                str(s.sweep.oom_batch_size) if s.sweep.oom_batch_size is not None else "—",
-                s.sweep.stop_reason or "—", str(s.passes), f"{len(s.unstable)} of {len(s.records)}",
-                (sat.diagnosis.text if sat and sat.diagnosis else "—"),
-            ])
-        columns = [*(["run"] if self.several_batch_runs else []), "model", "device", "dtype",
-                   "saturation batch (CI)", "best batch", "best items/s", "best within p99 budget", "OOM at",
-                   "range stopped", "passes", "unstable points", "diagnosis"]
-        eps = next((s.saturation.eps for s in self.inputs.series if s.saturation and s.saturation.eps), 0.05)
-        intro = Paragraph(
+    def device_page(self, device: str) -> Page:
+        """The batch-size study on one device: the answer, every model's relative throughput in one figure, the
+        compact summary, then per model its figure and folded detail, the rooflines and the measured peaks."""
+        group = [s for s in self.inputs.series if s.device == device]
+        runs = [r for r in self.inputs.batch_runs if any(s.run is r for s in group)]
+        title = f"{study_title(BATCH_SIZE_STUDY)}: {device}"
+        answer, tone = self.device_answer(device, group)
+        section = Section(title, self.anchor(f"batch-size-{device}"), [Callout("Answer", answer, tone=tone)])
+        labels = [self.series_name(s).split(" — ")[0] + (f" ({s.dtype})" if len({g.dtype for g in group}) > 1
+                                                          else "")
+                  + (f" [{s.run.label}]" if len(runs) > 1 else "") for s in group]
+        png, svg = plots.plot_across(group, labels, self.figure_base("overview", device),
+                                     f"Every model on {device}: throughput relative to its best", relative=True,
+                                     groups=[s.model for s in group])
+        section.blocks.append(FigureBlock(
+            f"Where a bigger batch stops paying off on {device}", self.rel(png),
+            "Left: each model's throughput as a share of its own best, with its between-pass interval as a band; ★ "
+            "marks its saturation batch (the smallest batch within eps of a robust best). Right: p50 latency per "
+            "call. Past the star a bigger batch buys latency, not throughput.", svg_path=self.rel(svg)))
+        section.blocks.append(self.summary_table(group, several_runs=len(runs) > 1))
+        eps = next((s.saturation.eps for s in group if s.saturation and s.saturation.eps), 0.05)
+        section.blocks.append(Details("How these numbers were measured", [Paragraph(
             "Each point was timed in several interleaved passes: every pass visits every (model, batch) point "
             "once, in a fresh seeded random order, so a slow spell of the machine is spread over all points "
             "instead of landing on one model or one batch range. Throughput X(b) = b / t(b) from the median "
@@ -291,23 +363,83 @@ class DocumentBuilder:
             f"unstable. The saturation batch is the smallest b whose throughput reaches {1 - eps:.0%} of a robust "
             "reference (the best point's throughput; a best more than eps above the runner-up counts only as far "
             "as its own lower confidence bound supports it), so one lucky point cannot move it; beyond it a larger "
-            "batch buys latency, not throughput. Without --batch-sizes each model's "
-            "range was found by doubling from batch 1 until the knee was confirmed, an out-of-memory error, the "
-            "latency budget or a cap; 'range stopped' says which."
-        )
-        summary = TableBlock("Summary", columns, rows, numeric={columns.index("best items/s")})
-        section = Section(study_title(BATCH_SIZE_STUDY), self.anchor("batch-size"), [intro, summary])
+            "batch buys latency, not throughput. Without --batch-sizes each model's range was found by doubling "
+            "from batch 1 until the knee was confirmed, an out-of-memory error, the latency budget or a cap."
+        )]))
         rooflines, notes = self.roofline_groups()
-        section.blocks += [Paragraph(note) for note in notes]
-        for run in self.inputs.batch_runs:  # each run's series, then its roofline(s)
-            section.children += [self.series_section(s) for s in self.inputs.series if s.run is run]
-            section.children += [self.roofline_section(r, roofs, group, several=len(rooflines) > 1)
-                                 for r, roofs, group in rooflines if r is run]
-        return section
+        section.blocks += [Paragraph(note) for run, note in notes if run in runs]
+        for run in runs:  # each run's series, then its roofline(s)
+            section.children += [self.series_section(s) for s in group if s.run is run]
+            section.children += [self.roofline_section(r, roofs, g, several=len(rooflines) > 1)
+                                 for r, roofs, g in rooflines if r is run and g[0].device == device]
+        peaks = self.peaks_blocks(runs)
+        if peaks:
+            section.children.append(Section(f"Measured peaks on {device}", self.anchor(f"peaks-{device}"), peaks))
+        return self.page(f"batch-size-{device}", title, [section], answer, tone)
+
+    def device_answer(self, device: str, group: Sequence[Series]) -> tuple[str, str]:
+        """One or two sentences: each model's saturation batch with its interval (per run, when several runs
+        measured the device), and which models never saturated or failed."""
+        name = next((s.run.device_name for s in group if s.run.device_name), None)
+        where = f"{device} ({name})" if name else device
+        runs = list(dict.fromkeys(s.run.label for s in group))
+        per_model: dict[str, list[str]] = {}
+        edge, failed = [], []
+        for s in group:
+            sat = s.saturation
+            if sat is None or sat.saturation_batch is None:
+                text = "—"
+            else:
+                ci = (f" ({sat.ci_low}–{sat.ci_high})" if sat.ci_low is not None and sat.ci_high is not None
+                      and sat.ci_low != sat.ci_high else "")
+                text = f"{sat.saturation_batch}{ci}" + ("+" if sat.at_sweep_edge else "")
+            per_model.setdefault(s.model, []).append(text)
+            if sat is not None and sat.at_sweep_edge:
+                edge.append(s.model)
+            if s.sweep.failure:
+                failed.append(s.model)
+        listed = ", ".join(f"{model} {' / '.join(texts)}" for model, texts in per_model.items())
+        whose = f"; runs {' / '.join(runs)}" if len(runs) > 1 else ""
+        parts = [f"On {where}, a bigger batch stops paying off at batch: {listed} (saturation batch with its 95% "
+                 f"interval{whose}{'; +: still rising at the largest batch measured' if edge else ''})."]
+        if failed:
+            parts.append(f"Failed part-way: {', '.join(dict.fromkeys(failed))}.")
+        tone = "bad" if failed else ("warn" if edge else "good")
+        return " ".join(parts), tone
+
+    def summary_table(self, group: Sequence[Series], *, several_runs: bool) -> TableBlock:
+        """The few numbers per model that answer the question, with the saturation row's latency cost."""
+        rows = []
+        for s in group:
+            sat = s.saturation
+            best = s.best_record
+            at = s.record_at(sat.saturation_batch) if sat is not None else None
+            b1 = s.record_at(1)
+            rows.append([
+                *([s.run.label] if several_runs else []), s.model + (f" ({s.dtype})" if s.dtype != "float32" else ""),
+                (f"{sat.saturation_batch}{_ci_text(sat.ci_low, sat.ci_high, None)}"
+                 if sat and sat.saturation_batch is not None else "—")
+                + (" (edge)" if sat is not None and sat.at_sweep_edge else ""),
+                f"{fmt_num(best.throughput_items_s)} @ {best.batch_size}",
+                fmt_num(at.p50_ms) if at is not None else "—", fmt_num(b1.p50_ms) if b1 is not None else "—",
+                str(sat.slo_batch) if sat and sat.slo_batch is not None else "—",
+                s.sweep.stop_reason or "—", f"{len(s.unstable)} of {len(s.records)}",
+                (sat.diagnosis.bound if sat and sat.diagnosis else "—"),
+            ])
+        columns = [*(["run"] if several_runs else []), "model", "saturation batch (CI)", "best items/s @ batch",
+                   "p50 ms at saturation", "p50 ms at batch 1", "best within p99 budget", "range stopped",
+                   "unstable points", "diagnosis"]
+        return TableBlock("Summary", columns, rows, numeric={columns.index("best items/s @ batch"),
+                                                            columns.index("p50 ms at saturation"),
+                                                            columns.index("p50 ms at batch 1")},
+                          note="(edge): the saturation batch is the largest measured, so throughput may still "
+                               "grow beyond it. Range stopped: why the doubling ended. Diagnosis: what bounds the "
+                               "model at its saturation batch (the reasoning, the passes and the range are in its "
+                               "section below).")
 
     def series_section(self, s: Series) -> Section:
         name = self.series_name(s)
-        blocks: list = [Paragraph(_unstable_line(s))]
+        blocks: list = []
         if s.sweep.failure:
             blocks.append(Callout(f"Failed at batch {s.sweep.failed_batch_size}",
                                   f"The model raised {s.sweep.failure}. Larger batches were not measured; the points "
@@ -381,8 +513,6 @@ class DocumentBuilder:
             facts.append(("memory budget", f"{fill.budget_bytes / 1e9:g} GB → fills at {where} (fit m0 + m1·b: "
                                            f"{fmt_bytes(fill.m0_bytes)} + {fmt_bytes(fill.m1_bytes_per_item)} per "
                                            f"item); {s.sweep.memory_check}"))
-        blocks.append(KeyValues(facts))
-
         png, svg = plots.plot_series(s, self.figure_base(s.run.label, f"{s.model}-{s.device}-{s.dtype}"), name)
         level = f"{POINT_LEVEL:.0%}"
         blocks.append(FigureBlock(
@@ -394,9 +524,11 @@ class DocumentBuilder:
             "batch and its interval; red dashed: out of memory; orange: latency budget.",
             svg_path=self.rel(svg),
         ))
+        blocks.append(Paragraph(_unstable_line(s)))
+        details: list = [KeyValues(facts)]
         if s.has_back_to_back:
             basis = sat.throughput_basis if sat is not None else "per-call synchronized median latency"
-            blocks.append(Paragraph(
+            details.append(Paragraph(
                 f"Two timings per point on {s.device}: each visit times its calls one at a time, synchronizing "
                 "the device before and after each (the latency one request sees), and also one back-to-back "
                 "block of calls with a single synchronization at its end (as torch.utils.benchmark times; what a "
@@ -407,23 +539,24 @@ class DocumentBuilder:
                                    f"{name}: memory")
         if memory is not None:
             kind = s.records[-1].memory_kind
-            blocks.append(FigureBlock(
+            details.append(FigureBlock(
                 f"{s.model}: memory vs. batch size", self.rel(memory[0]),
                 f"Each point: {MEMORY_KINDS.get(kind, kind)}. Dotted: the line m0 + m1·b fitted to them"
                 + ("; orange: the --memory-budget-gb budget and the batch the line reaches it at"
                    if s.sweep.memory_fill is not None else "") + ".", svg_path=self.rel(memory[1])))
+        blocks.append(Details(f"{s.model}: range, fit, diagnosis" + (" and memory" if memory else ""), details))
         blocks.append(self.points_table(s))
         return Section(name, self.anchor(name), blocks)
 
     # ---------------------------------------------------------------------------------- roofline
-    def roofline_groups(self) -> tuple[list[tuple[Run, Roofs, list[Series]]], list[str]]:
+    def roofline_groups(self) -> tuple[list[tuple[Run, Roofs, list[Series]]], list[tuple[Run, str]]]:
         """``(run, roofs, series)`` for each batch-size run's device/dtype that can be placed on a roofline,
         and a one-line note for each run whose measured peaks have nothing to place.
 
         A run without measured peaks (an older file, a user's own harness) gets neither: no roofline, no fuss.
         """
         groups: list[tuple[Run, Roofs, list[Series]]] = []
-        notes: list[str] = []
+        notes: list[tuple[Run, str]] = []
         for run in self.inputs.batch_runs:
             peaks = run.batch.peaks if run.batch is not None else None
             if peaks is None:
@@ -435,14 +568,15 @@ class DocumentBuilder:
                     by_key.setdefault((s.device, s.dtype), []).append(s)
             fitting = {k: g for k, g in by_key.items() if _peaks_fit(peaks, *k)}
             if by_key and not fitting:
-                notes.append(f"No roofline for {run.label}: its peaks were measured on {peaks.device} "
-                             f"at {peaks.dtype}, which none of its series ran on.")
+                notes.append((run, f"No roofline for {run.label}: its peaks were measured on {peaks.device} "
+                                   f"at {peaks.dtype}, which none of its series ran on."))
             for (device, dtype), group in fitting.items():
                 if any(_placeable(r) for s in group for r in s.records):
                     groups.append((run, roofs, group))
                 else:
-                    notes.append(f"No roofline for {run.label} ({device}, {dtype}): its points carry no FLOP "
-                                 "counts (an older benchmark suite, or models the FLOP counter does not cover).")
+                    notes.append((run, f"No roofline for {run.label} ({device}, {dtype}): its points carry no "
+                                       "FLOP counts (an older benchmark suite, or models the FLOP counter does not "
+                                       "cover)."))
         return groups, notes
 
     def roofline_section(self, run: Run, roofs: Roofs, group: list[Series], *, several: bool) -> Section:
@@ -538,8 +672,8 @@ class DocumentBuilder:
         kind = s.records[-1].memory_kind
         if kind != "unavailable":
             notes.append(f"Peak memory: {MEMORY_KINDS.get(kind, kind)}.")
-        return TableBlock(f"{s.model} points", columns, rows, note=" ".join(notes), highlight=highlight,
-                          numeric=set(range(1, len(columns))))
+        return TableBlock(f"{s.model}: every point", columns, rows, note=" ".join(notes), highlight=highlight,
+                          numeric=set(range(1, len(columns))), collapsed=True)
 
     # ------------------------------------------------------------------------------- across views
     def _across_table(self, group: Sequence[Series], labels: Sequence[str], versus: str) -> TableBlock:
@@ -561,17 +695,22 @@ class DocumentBuilder:
                    "p50 ms at batch 1", "OOM at"]
         return TableBlock("", columns, rows, numeric={3, 4, 5})
 
-    def cross_device_section(self) -> Section:
+    def cross_device_page(self) -> Page:
         section = Section("Across devices", self.anchor("across-devices"), [Paragraph(
             "The same model measured on different devices, on shared axes. The star marks each series' "
             "saturation batch. Speed-ups compare the best measured throughput of each series."
         )])
+        fastest = []
         for model in self.inputs.models:
             group = self.inputs.series_of(model)
             if len({s.device for s in group}) < 2:
                 continue
             group = sorted(group, key=lambda s: (s.device, s.dtype, s.run.label))
             labels = [self.series_name(s).split(" — ", 1)[1] for s in group]
+            top = max(range(len(group)), key=lambda i: group[i].best_record.throughput_items_s)
+            low = min(range(len(group)), key=lambda i: group[i].best_record.throughput_items_s)
+            ratio = group[top].best_record.throughput_items_s / group[low].best_record.throughput_items_s
+            fastest.append(f"{model} on {labels[top]} (×{ratio:.3g} {labels[low]})")
             png, svg = plots.plot_across(group, labels, self.figure_base("across-devices", model),
                                          f"{model}: across devices")
             sub = Section(f"{model} across devices", self.anchor(f"{model}-devices"), [
@@ -582,7 +721,10 @@ class DocumentBuilder:
             section.children.append(sub)
         if not section.children:
             section.blocks.append(Paragraph("No model was measured on more than one device."))
-        return section
+        answer = ("Best throughput is highest for " + "; ".join(fastest) + ", comparing each model's best "
+                  "measured point." if fastest else "No model was measured on more than one device.")
+        section.blocks.insert(0, Callout("Answer", answer))
+        return self.page("across-devices", "Batch size: across devices", [section], answer)
 
     def variant_groups(self) -> list[tuple[Run, str, list[Series], list[tuple[str, str]]]]:
         """Per run and base model with more than the eager variant: its measured series (eager first) and the
@@ -603,10 +745,11 @@ class DocumentBuilder:
                 out.append((run, base, series, skipped))
         return out
 
-    def variants_section(self) -> Section | None:
+    def variants_page(self) -> Page | None:
         groups = self.variant_groups()
         if not groups:
             return None
+        findings: list[str] = []
         section = Section("Variants: compiled, graph-captured, channels-last", self.anchor("variants"), [Paragraph(
             "Each variant of a model was swept like a model of its own, in the same interleaved passes as the "
             "eager model, so the speed-up at a batch is the ratio of two points measured side by side; its "
@@ -635,6 +778,13 @@ class DocumentBuilder:
                     for sp in speedups(eager.records, s.records, resamples=self.resamples(s)):
                         verdict = ("faster" if sp.ci_low > 1 else "slower" if sp.ci_high < 1 else "not resolved")
                         rows.append([s.sweep.variant, sp.batch_size, sp.speedup, [sp.ci_low, sp.ci_high], verdict])
+                for variant in dict.fromkeys(v for v, *_ in rows):
+                    mine = [(b, x) for v, b, x, _, w in rows if v == variant and w == "faster"]
+                    slower = sum(v == variant and w == "slower" for v, *_, w in rows)
+                    total = sum(v == variant for v, *_ in rows)
+                    gain = (f", ×{min(x for _, x in mine):.2f}–×{max(x for _, x in mine):.2f}" if mine else "")
+                    findings.append(f"{base}[{variant}] is faster than eager at {len(mine)} of {total} batches"
+                                    f"{gain}" + (f" and slower at {slower}" if slower else ""))
                 if rows:
                     blocks.append(TableBlock(
                         "Speed-up over eager per batch", ["variant", "batch", "speed-up (eager / variant latency)",
@@ -650,13 +800,18 @@ class DocumentBuilder:
                 blocks.append(Paragraph(f"{name}: {sweep.variant_detail}; building it (first call at batch 1) "
                                         f"took {fmt_num(sweep.compile_s)} s{spread}. None of this is in the timings."))
             section.children.append(Section(title, self.anchor(f"variants-{run.label}-{base}"), blocks))
-        return section
+        answer = ("; ".join(findings) + " (95% intervals excluding ×1)." if findings
+                  else "No variant was measured beside its eager model.")
+        section.blocks.insert(0, Callout("Answer", answer))
+        return self.page("variants", "Batch size: variants", [section], answer)
 
     def resamples(self, s: Series) -> int:
         return s.saturation.bootstrap_resamples if s.saturation is not None else 1000
 
-    def cross_run_section(self) -> Section:
+    def cross_run_page(self) -> Page:
         runs = self.inputs.batch_runs
+        findings: list[str] = []
+        tone = "info"
         section = Section("Across runs", self.anchor("across-runs"), [Paragraph(
             f"Runs in input order; the first, {runs[0].label}, is the baseline. Each point's change is called a "
             "regression or an improvement by the same rule as `dlplayground compare` (docs/reports.md); the "
@@ -683,8 +838,11 @@ class DocumentBuilder:
             if not any((r.model, r.device, r.dtype, r.batch_size) in base_keys for r in run.envelope.records):
                 continue
             result = compare_envelopes(base.envelope, run.envelope, base_label=base.label, new_label=run.label)
-            tone = "bad" if result.has_regression else ("good" if result.improvements else "info")
-            blocks: list = [Callout(f"{run.label} vs. {base.label}", result.summary() + ".", tone=tone)]
+            call_tone = "bad" if result.has_regression else ("good" if result.improvements else "info")
+            tone = "bad" if call_tone == "bad" or tone == "bad" else tone
+            findings.append(f"{run.label} vs. {base.label}: {len(result.regressions)} regression(s) and "
+                            f"{len(result.improvements)} improvement(s) called of {len(result.points)} points")
+            blocks: list = [Callout(f"{run.label} vs. {base.label}", result.summary() + ".", tone=call_tone)]
             blocks += [Callout("Note", n, tone="warn") for n in result.notes]
             rows = [[p.model, p.device, p.dtype, str(p.batch_size), fmt_num(p.base_median_ms),
                      fmt_num(p.new_median_ms), f"{p.latency_change:+.1%}", p.status, p.reason]
@@ -697,50 +855,68 @@ class DocumentBuilder:
             ))
             section.children.append(Section(f"{run.label} vs. {base.label}",
                                             self.anchor(f"{run.label}-vs-{base.label}"), blocks))
-        return section
+        answer = ("; ".join(findings) + ", by the rule of `dlplayground compare`." if findings
+                  else "The runs share no point to compare.")
+        section.blocks.insert(0, Callout("Answer", answer, tone=tone))
+        return self.page("across-runs", "Batch size: across runs", [section], answer, tone)
 
     # -------------------------------------------------------------------------------- experiments
-    def experiment_section(self, run: Run) -> Section:
+    def experiment_page(self, run: Run) -> Page:
+        """A study's page in the issue's order: question, computed answer, lead figure(s), the key numbers, then
+        the reasoning, every metric, the tables and the other figures folded away, then provenance."""
         env = run.envelope
-        title = study_title(env.study)
+        title, name = study_title(env.study), env.study.replace("_", "-")
         if sum(r.envelope.study == env.study for r in self.inputs.runs) > 1:
-            title += f" [{run.label}]"
+            title, name = f"{title} [{run.label}]", f"{name}-{run.label}"
         section = Section(title, self.anchor(title))
         result = env.result
         if result is None:
-            section.blocks.append(Callout("No result", "This file has no 'result' section to show.", tone="warn"))
-            return section
+            answer = "This file has no 'result' section to show."
+            section.blocks.append(Callout("No result", answer, tone="warn"))
+            return self.page(name, title, [section], answer, "warn")
         if result.question:
             section.blocks.append(Paragraph(result.question))
-        # Neutral tone: a verdict may well say the claim does not hold.
-        section.blocks.append(Callout("Verdict", result.verdict or "(no verdict given)", tone="info"))
+        # Neutral tone: an answer may well say the claim does not hold.
+        answer = result.answer or result.verdict or "(no answer given)"
+        section.blocks.append(Callout("Answer", answer, tone="info"))
+        fallback = "offline fallback" in (result.data_source or "").lower()
+        if fallback:
+            section.blocks.append(Callout("Offline fallback data", result.data_source, tone="warn"))
+        if env.config.get("quick"):
+            section.blocks.append(Callout("Smoke run", "--quick: a seconds-scale run whose numbers are indicative "
+                                                       "only.", tone="warn"))
         # The study's lead figures carry its answer, so they come straight after it.
         figures = [b for b in (self.copy_figure(run, fig) for fig in result.figures) if b is not None]
         lead = max(0, result.lead_figures)
         section.blocks.extend(figures[:lead])
-        fallback = "offline fallback" in (result.data_source or "").lower()
-        facts = [] if fallback else [("data", result.data_source or "—")]
+        key_rows, other_rows = metric_rows(result)
+        if key_rows:
+            section.blocks.append(TableBlock("Key numbers", ["", "value", "interval"], key_rows, numeric={1, 2}))
+        details: list = []
+        if result.answer and result.verdict:
+            details.append(Details("How the answer was reached", [Paragraph(result.verdict)]))
+        if other_rows:
+            details.append(Details(f"{'Other' if key_rows else 'All'} metrics ({len(other_rows)})", [TableBlock(
+                "", ["", "value", "interval"], other_rows, numeric={1, 2},
+                note="Labels as the study declared them; the JSON keeps each under its key (result.metrics).")]))
+        for table in result.tables:
+            numeric = {j for j in range(len(table.columns))
+                       if table.rows and all(isinstance(row[j], int | float) for row in table.rows)}
+            details.append(Details(f"{table.title} ({len(table.rows)} rows)", [TableBlock(
+                "", list(table.columns), [[fmt_cell(c) for c in row] for row in table.rows], note=table.note,
+                numeric=numeric)]))
+        if figures[lead:]:
+            details.append(Details(f"More figures ({len(figures) - lead})", list(figures[lead:])))
+        section.blocks += details
+        facts = [("data", result.data_source or "—")]
         if result.elapsed_s is not None:
             facts.append(("run time", f"{fmt_num(result.elapsed_s)} s"))
         facts.append(("device", f"{env.environment.get('device', '—')} ({run.device_name or '—'})"))
         if "seed" in env.config:
             facts.append(("seed", str(env.config["seed"])))
-        if env.config.get("quick"):
-            facts.append(("scale", "--quick smoke run: numbers are indicative only"))
-        section.blocks.append(KeyValues(facts))
-        if fallback:
-            section.blocks.append(Callout("Offline fallback data", result.data_source, tone="warn"))
-        if result.metrics:
-            section.blocks.append(KeyValues([(k, fmt_cell(v)) for k, v in result.metrics.items()],
-                                            title="Headline metrics"))
-        for table in result.tables:
-            numeric = {j for j in range(len(table.columns))
-                       if table.rows and all(isinstance(row[j], int | float) for row in table.rows)}
-            section.blocks.append(TableBlock(table.title, list(table.columns),
-                                             [[fmt_cell(c) for c in row] for row in table.rows],
-                                             note=table.note, numeric=numeric, collapsed=len(table.rows) > 30))
-        section.blocks.extend(figures[lead:])
-        return section
+        facts.append(("result file", f"inputs/{run.label}.json (configuration, environment and raw values)"))
+        section.blocks.append(KeyValues(facts, title="Provenance"))
+        return self.page(name, title, [section], answer)
 
     def copy_figure(self, run: Run, fig: ResultFigure) -> FigureBlock | None:
         """Copy an experiment's figure into the report; refuse paths that leave the run's folder."""

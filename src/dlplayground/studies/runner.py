@@ -146,6 +146,6 @@ def run_study(
         where = f": {exc.filename}" if exc.filename else ""
         print(f"error: {study}: {exc.strerror or exc}{where}; no results were written", file=sys.stderr)
         return 1
-    print(f"{study}: {result.verdict}")
+    print(f"{study}: {result.answer or result.verdict}")
     print(f"{study}: results written to {config.out / RESULT_FILE} (data: {result.data_source})")
     return 0

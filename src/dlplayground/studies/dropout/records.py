@@ -1,10 +1,13 @@
-"""What the result records besides its tables: the headline metrics and the raw values behind the figures.
+"""What the result records besides its tables: the labelled headline metrics and the raw values behind the figures.
 
-Metrics are the few headline numbers, raw (intervals as ``[low, high]``): the population, the core test per
-main target with its simultaneous interval and status, what the population can resolve, and the distillation
-target's reliability. The raw values are every model's measurements (per-pass accuracies, per-level pruning
-curves, every student), every correlation with its bootstrap bookkeeping, and the bootstrap settings, so a
-reader can re-derive any figure or re-analyse without re-running.
+Metrics are the few headline numbers, raw (intervals as ``[low, high]``), each declared with its label
+(``Metrics``): the population, the core test per main target with its simultaneous interval and status, what
+the population can resolve, and the distillation target's spread and reliability. The key numbers (the report's
+compact table) are the population and the primary predictor's incremental correlation per main target -- the
+numbers the answer is read from -- and the smallest correlation this population resolves. The raw values are
+every model's measurements (per-pass accuracies, per-level pruning curves, every student), every correlation
+with its bootstrap bookkeeping, the bootstrap settings and the thread count measured in the run, so a reader
+can re-derive any figure or re-analyse without re-running.
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from dlplayground.results import Metrics
 from dlplayground.studies.dropout.analysis import PRIMARY, PairResult, Reliability, SubsetCorrelation
 from dlplayground.studies.dropout.config import DropoutStudyConfig
 from dlplayground.studies.dropout.measurement import MemberResult
-from dlplayground.studies.dropout.verdict import Judgement
+from dlplayground.studies.dropout.verdict import Conclusion, Judgement, VerdictRule
+
+DISTILL_TARGET = "distillation gain"
 
 
 def metric_key(name: str) -> str:
@@ -26,35 +32,46 @@ def metric_key(name: str) -> str:
     return name.replace(" ", "_").replace("(", "").replace(")", "").replace("-", "_").replace("/", "")
 
 
-def headline_metrics(results: Sequence[MemberResult], judgements: Sequence[Judgement],
-                     reliability: Sequence[Reliability], power: dict[str, float | int], measuring_s: float,
-                     threads_used: int) -> dict[str, Any]:
-    """The population's size, the primary predictor's core test per target, power, and the distillation spread."""
-    metrics: dict[str, Any] = {
-        "models": len(results), "training_and_measuring_s": measuring_s, "torch_threads_used": threads_used,
-        "mean_clean_accuracy": float(np.mean([r.clean_accuracy for r in results])),
-        "models_within_5_points_of_chance": int(sum(r.clean_accuracy - r.chance_accuracy < 0.05 for r in results)),
-    }
-    for j in judgements:
+def headline_metrics(results: Sequence[MemberResult], conclusion: Conclusion, reliability: Sequence[Reliability],
+                     rule: VerdictRule, measuring_s: float) -> Metrics:
+    """The population, the primary predictor's core test per target, power, and the distillation spread."""
+    m = Metrics()
+    m.add("models", len(results), "Models in the population", unit="models", key_number=True)
+    m.add("mean_clean_accuracy", float(np.mean([r.clean_accuracy for r in results])),
+          "Mean clean accuracy (validation split)", percent=True)
+    m.add("models_within_5_points_of_chance", int(sum(r.clean_accuracy - r.chance_accuracy < 0.05 for r in results)),
+          "Models within 5 points of chance accuracy", unit="models")
+    m.add("training_and_measuring_s", measuring_s, "Time to train and measure every model", unit="s")
+    for j in conclusion.judgements:
         if j.predictor == PRIMARY:
             key = metric_key(j.target)
-            metrics[f"incremental_{key}"] = j.estimate
-            metrics[f"incremental_{key}_ci"] = [j.low, j.high]
-            metrics[f"verdict_{key}"] = j.status
-    metrics.update(power)
+            m.add(f"incremental_{key}", j.estimate,
+                  f"Added by eval-dropout to {j.target} (incremental partial rho, {j.level:.2%} CI)",
+                  ci=(j.low, j.high), key_number=True)
+            m.add(f"verdict_{key}", j.status, f"Status for {j.target} (verdict rule)")
+    m.add("covariates_of_core_test", conclusion.covariates,
+          "Covariates of the core test (clean accuracy, random-pruning robustness, group indicators)",
+          unit="covariates")
+    m.add("simultaneous_level", conclusion.level, "Level of each simultaneous interval", percent=True)
+    m.add("min_detectable_partial_rho", conclusion.min_detectable,
+          f"Smallest incremental |partial rho| this population resolves ({rule.power:.0%} power)", key_number=True)
+    m.add("models_needed_for_min_effect", conclusion.models_needed,
+          f"Models needed to resolve {rule.min_effect:g} either way ({rule.power:.0%} power)", unit="models")
     for r in reliability:
-        if r.measure == "distillation gain" and r.reliability is not None:
-            metrics["distillation_gain_sd"] = r.sd
-            metrics["distillation_gain_reliability"] = r.reliability.estimate
-            metrics["distillation_gain_reliability_ci"] = [r.reliability.low, r.reliability.high]
-    return metrics
+        if r.measure == DISTILL_TARGET and r.reliability is not None:
+            m.add("distillation_gain_sd", r.sd, "Distillation gain, SD across models", percent=True)
+            m.add("distillation_gain_reliability", r.reliability.estimate,
+                  "Distillation gain, split-half reliability (Spearman-Brown)",
+                  ci=(r.reliability.low, r.reliability.high))
+    return m
 
 
 def raw_values(results: Sequence[MemberResult], pairs: Sequence[PairResult], judgements: Sequence[Judgement],
                reliability: Sequence[Reliability], subsets: dict[str, Sequence[SubsetCorrelation]],
-               config: DropoutStudyConfig) -> dict[str, Any]:
+               config: DropoutStudyConfig, threads_used: int) -> dict[str, Any]:
     """Every model's raw measurements, every correlation in full, the judgements, and the bootstrap settings."""
     return {
+        "torch_threads_used": threads_used,
         "bootstrap": {
             "resamples": config.bootstrap_resamples, "level": config.ci_level, "unit": "model (paired)",
             "seed": config.seed,

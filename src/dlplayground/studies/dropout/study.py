@@ -42,13 +42,16 @@ The method
 
 How to read the result
 ----------------------
-The lead figure shows the primary predictor against each target, coloured by dataset, with the plain and the
-incremental correlation in each title. The verdict is computed by the rule in ``verdict`` (and the docs): per
-target, *holds* when the incremental correlation's simultaneous interval lies above 0, *fails* when it lies
-below ``--min-effect`` (and the target is measured reliably), *unresolved* otherwise; it then says what the
-population can and cannot resolve. The incremental-value table gives the numbers; the added-variable figure
-shows what the predictor adds, as residuals; the power, reliability, strata and group tables say how far to
-trust it; the per-model table and ``result.raw`` hold every measurement.
+The answer comes first: yes, in part, no, or not resolved, with the incremental correlations it rests on. It
+and the full verdict come from one rule in ``verdict`` (and the docs): per target, *holds* when the incremental
+correlation's simultaneous interval lies above 0, *fails* when it lies below ``--min-effect`` (and the target is
+measured reliably), *unresolved* otherwise; the verdict adds why, the second predictor, and what the population
+can and cannot resolve. The lead figure shows the primary predictor against each target, coloured by dataset,
+with the plain and the incremental correlation in each title. The key numbers are the population, the
+incremental correlation per target (with its simultaneous interval) and the smallest correlation this population
+resolves. The incremental-value table gives the detail; the added-variable figure shows what the predictor adds,
+as residuals; the power, reliability, strata and group tables say how far to trust it; the per-model tables and
+``result.raw`` hold every measurement.
 
 The code: ``config``, ``datasets`` (the disjoint splits), ``population``, ``training``, ``mc_dropout`` (the
 predictors), ``compression`` and ``distillation`` (the targets), ``measurement`` (one model, phase by phase),
@@ -106,19 +109,18 @@ from dlplayground.studies.dropout.datasets import load_study_data
 from dlplayground.studies.dropout.figures import plot_added_variable, plot_correlations, plot_curves, plot_lead
 from dlplayground.studies.dropout.measurement import measure_member
 from dlplayground.studies.dropout.population import design_population
-from dlplayground.studies.dropout.power import min_detectable, population_needed
 from dlplayground.studies.dropout.records import headline_metrics, raw_values
 from dlplayground.studies.dropout.tables import (
-    correlation_table,
+    correlation_tables,
     group_table,
     incremental_table,
-    member_table,
+    member_tables,
     power_table,
     reliability_table,
     settings_table,
     strata_table,
 )
-from dlplayground.studies.dropout.verdict import VerdictRule, verdict_text
+from dlplayground.studies.dropout.verdict import VerdictRule, conclude
 from dlplayground.studies.runner import common_parser, common_values, run_study
 
 DEFAULT_THREADS = 1  # tiny models: intra-op threads only contend on a shared CPU (docs: 1.6-5x slower with 2)
@@ -265,12 +267,8 @@ def body(config: DropoutStudyConfig, out_dir: Path) -> StudyResult:
     covariates = incremental_covariate_count(table)
     rule = VerdictRule(min_effect=config.min_effect, min_reliability=config.min_reliability, power=config.power,
                        level=config.ci_level, family_size=FAMILY_SIZE, min_population=MIN_POPULATION_FOR_VERDICT)
-    verdict, judgements = verdict_text(pairs, reliability, table.n, covariates, rule)
-    sim_level = pairs[0].simultaneous_level
-    power = {"covariates_of_core_test": covariates, "simultaneous_level": sim_level,
-             "min_detectable_partial_rho": min_detectable(table.n, covariates, 1 - sim_level, config.power),
-             "models_needed_for_min_effect": population_needed(config.min_effect, covariates, 1 - sim_level,
-                                                               config.power)}
+    conclusion = conclude(pairs, reliability, table.n, covariates, rule)
+    sim_level = conclusion.level
 
     plot_lead(table, pairs, out_dir / "lead.png")
     plot_added_variable(table, out_dir / "added_variable.png")
@@ -292,16 +290,16 @@ def body(config: DropoutStudyConfig, out_dir: Path) -> StudyResult:
                "Every predictor (rows) against every target (columns): Spearman rho and the incremental partial "
                "correlation, each with its 95 % bootstrap CI."),
     ]
-    tables = [incremental_table(pairs, judgements), power_table(table.n, covariates, rule, sim_level),
+    tables = [incremental_table(pairs, conclusion.judgements), power_table(table.n, covariates, rule, sim_level),
               reliability_table(reliability), strata_table(strata), group_table(groups),
-              correlation_table(pairs, config), member_table(results), settings_table(config)]
+              *correlation_tables(pairs, config), *member_tables(results), settings_table(config)]
+    metrics = headline_metrics(results, conclusion, reliability, rule, measuring_s)
     return StudyResult(
-        study=STUDY, question=__doc__.strip().split("\n")[0], verdict=verdict,
-        data_source=_data_source(datasets, config),
-        metrics=headline_metrics(results, judgements, reliability, power, measuring_s, threads),
+        study=STUDY, question=__doc__.strip().split("\n")[0], answer=conclusion.answer, verdict=conclusion.verdict,
+        data_source=_data_source(datasets, config), metrics=metrics.values, labels=metrics.labels,
         tables=tables, figures=figures,
-        raw=raw_values(results, pairs, judgements, reliability, {"within_group": groups, "clean_strata": strata},
-                       config),
+        raw=raw_values(results, pairs, conclusion.judgements, reliability,
+                       {"within_group": groups, "clean_strata": strata}, config, threads),
     )
 
 

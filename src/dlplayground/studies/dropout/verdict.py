@@ -16,13 +16,14 @@ split-half reliability R:
   (R < 0.5) to read an absence from;
 * **undefined** -- r could not be computed (a constant measure, or one the covariates explain entirely).
 
-The head is the primary predictor's (``PRIMARY``) statuses over the main targets: every target holds -> "holds";
-some -> "holds in part"; none holds and all fail -> "fails"; otherwise "unresolved". Below
-``MIN_POPULATION_FOR_VERDICT`` models the head says it is a smoke run instead of judging. The verdict then
-lists each target's incremental correlation and status, the reason for each status, the second predictor's
-statuses, the distillation target's spread and reliability, and what this population can resolve (``power``):
-the smallest incremental correlation it detects with 80 % power, and the population needed to resolve delta
-either way.
+The outcome (``outcome``) is the primary predictor's (``PRIMARY``) statuses over the main targets: every target
+holds -> "holds"; some -> "holds in part"; none holds and all fail -> "fails"; otherwise "unresolved". Below
+``MIN_POPULATION_FOR_VERDICT`` models it is a smoke run, never judged. From that one outcome ``conclude`` writes
+both texts: the **answer** (one or two sentences: yes / in part / no / not resolved, with the incremental
+correlations behind it, or the population that would resolve it) and the **verdict** (the reasoning: each
+target's incremental correlation and interval, why each status, the second predictor's statuses, and what this
+population can resolve (``power``): the smallest incremental correlation it detects with 80 % power, and the
+population needed to resolve delta either way).
 """
 
 from __future__ import annotations
@@ -41,8 +42,6 @@ from dlplayground.studies.dropout.analysis import (
     Reliability,
 )
 from dlplayground.studies.dropout.power import min_detectable, population_needed
-
-DISTILL_TARGET = "distillation gain"
 
 
 @dataclass(frozen=True)
@@ -87,17 +86,58 @@ def judge(pair: PairResult, reliability: float, rule: VerdictRule) -> Judgement:
     lo, hi = sorted((sign * low, sign * high))
     delta = rule.min_effect
     if lo > 0:
-        status, reason = "holds", "adds information beyond clean accuracy and random-pruning robustness"
+        status, reason = "holds", "adds information: interval above 0"
     elif hi < 0:
-        status, reason = "fails", "the opposite of the claim, beyond clean accuracy and random-pruning robustness"
+        status, reason = "fails", "the opposite of the claim: interval below 0"
     elif hi < delta and reliability >= rule.min_reliability:
-        status, reason = "fails", f"adds less than {delta:g} beyond clean accuracy and random-pruning robustness"
+        status, reason = "fails", f"adds less than {delta:g}: interval below it, target reliable"
     elif hi < delta:
-        status, reason = "unresolved", (f"the target is mostly measurement noise (split-half reliability "
-                                        f"{reliability:.2f} < {rule.min_reliability:g}), so an absence means little")
+        status, reason = "unresolved", (f"target mostly measurement noise: split-half reliability {reliability:.2f} "
+                                        f"< {rule.min_reliability:g}")
     else:
-        status, reason = "unresolved", f"the interval spans both 0 and {delta:g}: too few models to tell"
+        status, reason = "unresolved", f"interval spans both 0 and {delta:g}: too few models"
     return Judgement(*parts, status, r, low, high, pair.simultaneous_level, reason)
+
+
+# ------------------------------------------------------------------------------ the answer and the verdict
+BEYOND = "beyond clean accuracy and random-pruning robustness"
+
+
+@dataclass(frozen=True)
+class Conclusion:
+    """What a run concludes: the short answer, the full verdict, every judgement and what the population resolves.
+
+    ``answer`` and ``verdict`` come from the same outcome (``outcome``) of the same judgements: the answer is the
+    one- or two-sentence reply a reader sees first, the verdict the reasoning behind it (shown folded).
+    """
+
+    answer: str
+    verdict: str
+    outcome: str
+    """One of ``OUTCOMES``: the primary predictor's statuses over the main targets, summarised by the rule."""
+    judgements: tuple[Judgement, ...]
+    level: float
+    """The simultaneous level of each judged interval."""
+    covariates: int
+    min_detectable: float
+    """The smallest incremental |partial rho| this population resolves with ``rule.power``."""
+    models_needed: int
+    """The population that resolves ``rule.min_effect`` either way with ``rule.power``."""
+
+
+OUTCOMES = ("smoke run", "holds", "holds in part", "fails", "unresolved")
+
+
+def outcome(n: int, statuses: Sequence[str], rule: VerdictRule) -> str:
+    """The rule's head: every target holds -> holds; some -> in part; none and all fail -> fails; else unresolved."""
+    if n < rule.min_population:
+        return "smoke run"
+    holds = sum(s == "holds" for s in statuses)
+    if holds and holds == len(statuses):
+        return "holds"
+    if holds:
+        return "holds in part"
+    return "fails" if statuses and all(s == "fails" for s in statuses) else "unresolved"
 
 
 def _interval(j: Judgement) -> str:
@@ -110,69 +150,83 @@ def _names(items: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + items[-1] if items else ""
 
 
-def _head(n: int, statuses: dict[str, str], rule: VerdictRule) -> str:
-    holds = [t for t, s in statuses.items() if s == "holds"]
-    fails = [t for t, s in statuses.items() if s == "fails"]
-    open_ = [t for t, s in statuses.items() if s not in ("holds", "fails")]
-    beyond = "beyond clean accuracy and random-pruning robustness"
-    if n < rule.min_population:
+def _targets(primary: Sequence[Judgement], *statuses: str) -> list[str]:
+    return [j.target for j in primary if j.status in statuses]
+
+
+def _answer(kind: str, n: int, primary: Sequence[Judgement], rule: VerdictRule, needed: int) -> str:
+    """One or two plain sentences for the reader who reads nothing else."""
+    holds, fails = _targets(primary, "holds"), _targets(primary, "fails")
+    open_ = _targets(primary, "unresolved", "undefined")
+    rhos = _names([f"{j.estimate:+.2f}" for j in primary if j.status == "holds"])
+    if kind == "smoke run":
+        return f"Not judged: {n} models are a smoke run, too few to tell (a verdict needs >= {rule.min_population})."
+    if kind == "holds":
+        return (f"Yes ({n} models): accuracy under eval-time dropout predicts {_names(holds)} {BEYOND} "
+                f"(incremental partial rho {rhos}).")
+    if kind == "holds in part":
+        rest = [*([f"nothing that matters for {_names(fails)}"] if fails else []),
+                *([f"{_names(open_)} unresolved"] if open_ else [])]
+        return (f"In part ({n} models): accuracy under eval-time dropout predicts {_names(holds)} {BEYOND} "
+                f"(incremental partial rho {rhos}); {'; '.join(rest)}.")
+    if kind == "fails":
+        rhos = _names([f"{j.estimate:+.2f}" for j in primary])
+        return (f"No ({n} models): {BEYOND}, accuracy under eval-time dropout adds nothing that matters to "
+                f"{_names(fails)} (incremental partial rho {rhos}, each interval below {rule.min_effect:g}).")
+    tail = f"; it adds less than {rule.min_effect:g} to {_names(fails)}" if fails else ""
+    return (f"Not resolved ({n} models): whether accuracy under eval-time dropout adds to {_names(open_)} {BEYOND} "
+            f"is still open{tail}. About {needed} models would resolve {rule.min_effect:g} either way.")
+
+
+HEADS = {"holds": "The claim holds", "holds in part": "The claim holds in part", "fails": "The claim fails",
+         "unresolved": "Unresolved"}
+
+
+def _head(kind: str, n: int, rule: VerdictRule) -> str:
+    if kind == "smoke run":
         return (f"Smoke run with {n} models: too few to judge the claim (a verdict needs >= {rule.min_population}). "
                 "Figures as measured:")
-    if holds and len(holds) == len(statuses):
-        return f"The claim holds ({n} models): mean accuracy under eval-dropout predicts {_names(holds)} {beyond}."
-    if holds:
-        rest = []
-        if fails:
-            rest.append(f"it adds nothing that matters to {_names(fails)}")
-        if open_:
-            rest.append(f"{_names(open_)} stay unresolved")
-        return (f"The claim holds in part ({n} models): mean accuracy under eval-dropout predicts {_names(holds)} "
-                f"{beyond}; {'; '.join(rest)}.")
-    if fails and not open_:
-        return (f"The claim fails ({n} models): {beyond}, mean accuracy under eval-dropout adds less than "
-                f"{rule.min_effect:g} (partial rho) to every target, or the opposite.")
-    tail = f"; it adds less than {rule.min_effect:g} to {_names(fails)}" if fails else ""
-    return (f"Unresolved ({n} models): whether mean accuracy under eval-dropout adds to {_names(open_)} {beyond} is "
-            f"neither shown nor ruled out{tail}.")
+    return f"{HEADS[kind]} ({n} models)."
 
 
-def verdict_text(pairs: Sequence[PairResult], reliability: Sequence[Reliability], n: int, covariates: int,
-                 rule: VerdictRule) -> tuple[str, list[Judgement]]:
-    """The run's verdict and every judged pair's judgement, computed by the module docstring's rule."""
-    rel = {r.measure: r for r in reliability}
-    judgements = [judge(p, rel[p.target].estimate if p.target in rel else math.nan, rule)
-                  for p in pairs if p.predictor in JUDGED and p.target in MAIN_TARGETS]
+def _for(targets: Sequence[str]) -> str:
+    return "every main target" if len(targets) == len(MAIN_TARGETS) else _names(targets)
+
+
+def conclude(pairs: Sequence[PairResult], reliability: Sequence[Reliability], n: int, covariates: int,
+             rule: VerdictRule) -> Conclusion:
+    """Judge every judged pair by the module docstring's rule, and write the answer and the verdict from that.
+
+    The verdict: the head; the primary predictor's incremental correlation, status and reason per target; the
+    second predictor's statuses; what the population can resolve. Spreads and reliabilities are in the tables.
+    """
+    rel = {r.measure: r.estimate for r in reliability}
+    judgements = tuple(judge(p, rel.get(p.target, math.nan), rule)
+                       for p in pairs if p.predictor in JUDGED and p.target in MAIN_TARGETS)
     primary = [j for j in judgements if j.predictor == PRIMARY]
-    sentences = [_head(n, {j.target: j.status for j in primary}, rule)]
-    level = f"{judgements[0].level:.2%}" if judgements else ""
+    kind = outcome(n, [j.status for j in primary], rule)
+    level = judgements[0].level if judgements else rule.level
+    mde = min_detectable(n, covariates, 1 - level, rule.power)
+    needed = population_needed(rule.min_effect, covariates, 1 - level, rule.power)
+    sentences = [_head(kind, n, rule)]
     if primary:
-        sentences.append(f"Incremental partial rho ({level} simultaneous intervals, {rule.family_size} decisions): "
-                         + "; ".join(f"{j.target} {_interval(j)} {j.status}" for j in primary) + ".")
-    reasons: dict[tuple[str, str], list[str]] = {}
-    for j in primary:
-        reasons.setdefault((j.status, j.reason), []).append(j.target)
-    for (status, reason), targets in reasons.items():
-        sentences.append(f"{status.capitalize()} for {_names(targets)}: {reason}.")
-    second = [j for j in judgements if j.predictor == SECOND]
+        told: set[str] = set()  # each reason once: the second target with the same one gets its status alone
+        items = []
+        for j in primary:
+            items.append(f"{j.target} {_interval(j)}, {j.status}" + ("" if j.reason in told else f" ({j.reason})"))
+            told.add(j.reason)
+        sentences.append(f"Incremental partial rho of {PRIMARY} given clean accuracy, random-pruning robustness "
+                         f"and group ({level:.2%} simultaneous intervals, {rule.family_size} decisions): "
+                         + "; ".join(items) + ".")
+    second: dict[str, list[str]] = {}
+    for j in judgements:
+        if j.predictor == SECOND:
+            second.setdefault(j.status, []).append(j.target)
     if second:
-        sentences.append(f"{SECOND} (second predictor, expected negative): "
-                         + "; ".join(f"{j.target} {_interval(j)} {j.status}" for j in second) + ".")
-    if DISTILL_TARGET in rel:
-        d = rel[DISTILL_TARGET]
-        enough = "enough" if d.estimate >= rule.min_reliability else "not enough"
-        sentences.append(f"Distillation gain spreads {100 * d.minimum:+.1f} to {100 * d.maximum:+.1f} points "
-                         f"(SD {100 * d.sd:.1f}); split-half reliability {_reliability(d)}: {enough} signal to "
-                         f"correlate with anything (rule: >= {rule.min_reliability:g}).")
-    alpha = 1 - judgements[0].level if judgements else 1 - rule.level
-    mde = min_detectable(n, covariates, alpha, rule.power)
-    needed = population_needed(rule.min_effect, covariates, alpha, rule.power)
-    sentences.append(f"With {n} models and {covariates} covariates the core test resolves |partial rho| >= {mde:.2f} "
-                     f"with {rule.power:.0%} power; resolving {rule.min_effect:g} either way needs {needed} models.")
-    return " ".join(sentences), judgements
-
-
-def _reliability(r: Reliability) -> str:
-    if r.reliability is None or not math.isfinite(r.reliability.estimate):
-        return "undefined"
-    iv = r.reliability
-    return f"{iv.estimate:.2f} [{iv.low:.2f}, {iv.high:.2f}]"
+        sentences.append(f"The {SECOND} (second predictor, expected negative) "
+                         + "; ".join(f"{status} for {_for(targets)}" for status, targets in second.items()) + ".")
+    sentences.append(f"{n} models with {covariates} covariates resolve |partial rho| >= {mde:.2f} with "
+                     f"{rule.power:.0%} power; {rule.min_effect:g} either way needs {needed}.")
+    return Conclusion(answer=_answer(kind, n, primary, rule, needed), verdict=" ".join(sentences), outcome=kind,
+                      judgements=judgements, level=level, covariates=covariates, min_detectable=mde,
+                      models_needed=needed)

@@ -5,10 +5,10 @@ operator its choice on the tuning images (scale, threshold index and value, tuni
 image's counts at that threshold -- ``matched_detected`` and ``detected``, plus ``matched_true`` where it
 differs from ``matched_detected`` (several annotators): with ``true_pixels`` these are the four
 ``matching.COUNT_COLUMNS``, and the held-out F is that of the counts summed over the images -- and Pratt's FOM
-there; the family comparison (members, difference, interval, p-values);
-per panel the noise trend; per face measurement, each face's agreement; the bootstrap and permutation
-settings. Not kept: the per-threshold sweeps (re-run with the recorded config and seed to get them) and no
-edge maps.
+there; the family comparison (members, difference, interval, p-values); per panel the noise trend; per face
+measurement, each face's agreement, and whether the faces are the fallback set; the bootstrap and permutation
+settings. Not kept: the per-threshold sweeps (re-run with the recorded config and seed to get them) and no edge
+maps.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _condition_record(analysis: ConditionAnalysis) -> dict[str, Any]:
 
 
 def raw_record(analysis: BenchmarkAnalysis, stability: Sequence[FaceStability], synthetic: Resampling,
-               faces: Resampling) -> dict[str, Any]:
+               faces: Resampling, face_fallback: bool) -> dict[str, Any]:
     """Per-image scores of every condition and face measurement, and how their intervals and tests were drawn."""
     return {
         "bootstrap": {
@@ -62,6 +62,7 @@ def raw_record(analysis: BenchmarkAnalysis, stability: Sequence[FaceStability], 
         "conditions": [_condition_record(a) for a in analysis.conditions],
         "noise_trends": [{"kind": t.kind, "blur_px": t.blur_px, "low_noise": t.low_noise, "high_noise": t.high_noise,
                           "change": t.change.to_dict()} for t in analysis.trends],
+        "face_data_fallback": face_fallback,
         "faces": [{"operator": s.operator, "sigma_px": s.sigma, "noise": s.noise, "agreement_f": s.per_image.tolist()}
                   for s in stability],
     }

@@ -40,12 +40,15 @@ The method
 
 How to read the result
 ----------------------
-The lead figure is the example grid (held-out images, truth, every operator at its chosen scale and
-threshold); the second charts, per condition, the held-out F difference (gradient minus Laplacian) with its
-simultaneous interval, filled where the Holm-corrected test resolves it. The verdict (``verdict``, rule in
-docs/edge_operators.md) is computed from the decisions, the differences, the noise trends, BSDS and the faces.
-Short tables first (per scene kind, per noise panel, faces, cross-checks against scikit-image), the long
-per-condition and per-operator tables last. ``result.json`` keeps the per-image counts behind every number
+The answer comes first: one or two sentences -- yes, no or "only in places", with the counts of conditions
+each family wins, then BSDS and the faces -- written from the same judgements as the verdict (``verdict``,
+rule in docs/edge_operators.md), which gives the full reasoning: the decisions, the differences, the noise
+trends, BSDS and the faces. The key numbers are the decision counts, the median held-out difference, and the
+BSDS and face-stability differences with their intervals. The lead figure is the example grid (held-out images,
+truth, every operator at its chosen scale and threshold); the second charts, per condition, the held-out F
+difference (gradient minus Laplacian) with its simultaneous interval, filled where the Holm-corrected test
+resolves it. Short tables first (per scene kind, per noise panel, faces, cross-checks against scikit-image), the
+long per-condition and per-operator tables last. ``result.json`` keeps the per-image counts behind every number
 under ``raw`` (``records``).
 """
 
@@ -77,17 +80,18 @@ from dlplayground.studies.edges.operators import OPERATORS, operator_grid
 from dlplayground.studies.edges.records import raw_record
 from dlplayground.studies.edges.scenes import SCENE_KINDS
 from dlplayground.studies.edges.tables import (
-    face_family_table,
+    face_family_tables,
     face_stability_table,
     family_table,
     headline_metrics,
     kind_summary_table,
-    operator_score_table,
+    member_table,
+    operator_score_tables,
     trend_table,
-    tuning_scale_table,
+    tuning_scale_tables,
     winner_table,
 )
-from dlplayground.studies.edges.verdict import edge_verdict
+from dlplayground.studies.edges.verdict import edge_answer, edge_verdict
 from dlplayground.studies.runner import common_parser, common_values, run_study
 
 STUDY = "edge_operators"
@@ -191,9 +195,10 @@ def body(config: EdgeStudyConfig, out: Path) -> StudyResult:
     analysis = analyse_benchmark(results, synthetic)
     agreements, face_families = analyse_faces(stability, config.face_noise_levels, face_resampling)
 
-    # 4. the verdict rule, on the numbers
+    # 4. the verdict rule, on the numbers: the full reasoning, and the short answer from the same judgements
     verdict = edge_verdict(analysis.comparisons, analysis.trends, face_families, faces.is_fallback,
                            comparison_level=analysis.comparison_level, trend_level=analysis.trend_level)
+    answer = edge_answer(analysis.comparisons, face_families, faces.is_fallback)
 
     progress("figures")
     level = f"{100 * analysis.comparison_level:.3g} %"
@@ -221,20 +226,21 @@ def body(config: EdgeStudyConfig, out: Path) -> StudyResult:
     ]
     tables = [
         kind_summary_table(analysis.comparisons), trend_table(analysis.trends, analysis.trend_level),
-        face_family_table(face_families), skimage_cross_checks(config),
+        *face_family_tables(face_families), skimage_cross_checks(config),
         face_stability_table(agreements, config, faces.source, len(face_stack)),
-        family_table(analysis), winner_table(analysis.conditions), operator_score_table(analysis.conditions, config),
-        tuning_scale_table(analysis.conditions, config),
+        family_table(analysis), member_table(analysis), winner_table(analysis.conditions),
+        *operator_score_tables(analysis.conditions, config), *tuning_scale_tables(analysis.conditions, config),
     ]
     source = (f"synthetic scenes with exact ground truth ({', '.join(config.scene_kinds)}; "
               f"{config.tune_images_per_kind} tuning + {config.score_images_per_kind} held-out images per kind, "
               f"{config.scene_size_px} px); real faces: {faces.source}")
     if bsds is not None:
         source += f"; {bsds.source}"
+    metrics = headline_metrics(analysis, face_families, config, len(face_stack))
     return StudyResult(
-        study=STUDY, question=QUESTION, verdict=verdict, data_source=source,
-        metrics=headline_metrics(analysis, face_families, config, len(face_stack), faces.is_fallback),
-        tables=tables, figures=figures, raw=raw_record(analysis, stability, synthetic, face_resampling),
+        study=STUDY, question=QUESTION, verdict=verdict, answer=answer, data_source=source,
+        metrics=metrics.values, labels=metrics.labels, tables=tables, figures=figures,
+        raw=raw_record(analysis, stability, synthetic, face_resampling, faces.is_fallback),
         lead_figures=2,  # the example grid, then the per-condition paired differences that carry the answer
     )
 

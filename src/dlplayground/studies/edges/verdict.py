@@ -23,6 +23,10 @@ which), else *unresolved*. Let M conditions be compared, G gradient-better, L La
 5. BSDS (if run): its own comparison, decision and interval.
 6. Faces: at the middle face noise level, the out-of-sample stability comparison and which family's maps are
    more stable (interval clear of zero) or that it is unresolved.
+
+The answer (``edge_answer``), the one or two sentences a reader sees first, is written from the same judgements:
+rule 1's outcome (``family_outcome``) as yes / no / "only in places" with the counts (and, when each family wins
+somewhere, the scene kinds of the smaller winning side), then rule 5's BSDS decision and rule 6's face outcome.
 """
 
 from __future__ import annotations
@@ -45,6 +49,16 @@ TREND_ORDER = (
     "the difference moves towards the gradient with noise", "the difference moves towards the Laplacian with noise",
     "no resolved change with noise",
 )
+TREND_SHORT = (
+    "gradient lead grows", "gradient lead shrinks", "lead passes to the Laplacian", "Laplacian lead grows",
+    "Laplacian lead shrinks", "lead passes to the gradient", "towards the gradient", "towards the Laplacian",
+    "no resolved change",
+)
+"""``TREND_ORDER``'s classes in a few words, for table cells (the same class, position for position)."""
+OUTCOMES = ("none", "tie", "gradient", "gradient_partial", "laplacian", "laplacian_partial", "mixed")
+"""``family_outcome``'s classes (rule 1): no comparison ("none"), nothing resolved ("tie"), one family better
+wherever anything is resolved, in at least as many conditions as are unresolved ("gradient", "laplacian") or in
+fewer ("..._partial"), or each family better somewhere ("mixed")."""
 
 
 def _ci(low: float, high: float) -> str:
@@ -55,23 +69,38 @@ def _pct(level: float) -> str:
     return f"{100 * level:.3g} %"
 
 
+def family_outcome(g: int, l_: int, u: int) -> str:
+    """Rule 1's judgement from the counts of gradient-better, Laplacian-better and unresolved conditions: one of
+    ``OUTCOMES``. The head sentence of the verdict and the short answer are both written from it."""
+    if g + l_ + u == 0:
+        return "none"
+    if g == 0 and l_ == 0:
+        return "tie"
+    if l_ == 0:
+        return "gradient" if g >= u else "gradient_partial"
+    if g == 0:
+        return "laplacian" if l_ >= u else "laplacian_partial"
+    return "mixed"
+
+
 def head_sentence(g: int, l_: int, u: int) -> str:
     """Rule 1: the head sentence from the counts of gradient-better, Laplacian-better and unresolved conditions."""
     m = g + l_ + u
     holm = "Holm-corrected, family-wise 5 %"
-    if m == 0:
+    outcome = family_outcome(g, l_, u)
+    if outcome == "none":
         return ("Only one operator family was run, so the gradient-vs-Laplacian claim cannot be judged; see the "
                 "per-operator tables.")
-    if g == 0 and l_ == 0:
+    if outcome == "tie":
         return (f"The benchmark does not separate the two families: in none of the {m} conditions is the held-out "
                 f"difference resolved ({holm}).")
-    if l_ == 0 or g == 0:  # one family wins wherever anything is resolved
+    if outcome != "mixed":  # one family wins wherever anything is resolved
         gradient_won = l_ == 0
         wins = g if gradient_won else l_
         winner, verb, loser, loser_short = (("gradient + NMS", "detects", "Laplacian zero-crossings", "the Laplacian")
                                             if gradient_won else
                                             ("Laplacian zero-crossings", "detect", "gradient + NMS", "the gradient"))
-        if wins >= u:
+        if not outcome.endswith("_partial"):
             return (f"The seed's claim {'does not hold' if gradient_won else 'holds'} here: {winner} {verb} edges "
                     f"better than {loser} in {wins} of {m} conditions ({holm}), {loser_short} in none.")
         return (f"{winner[0].upper()}{winner[1:]} {'is' if gradient_won else 'are'} better wherever the benchmark can "
@@ -132,6 +161,11 @@ def trend_phrase(trend: NoiseTrend) -> str:
             return TREND_ORDER[3]
         return TREND_ORDER[1] if low > 0 else TREND_ORDER[7]
     return TREND_ORDER[8]
+
+
+def trend_short(trend: NoiseTrend) -> str:
+    """Rule 4's class of one panel in a few words (``TREND_SHORT``), for a table cell."""
+    return TREND_SHORT[TREND_ORDER.index(trend_phrase(trend))]
 
 
 def _panels(trends: Sequence[NoiseTrend]) -> str:
@@ -201,3 +235,48 @@ def edge_verdict(comparisons: Sequence[FamilyComparison], trends: Sequence[Noise
                  trend_sentence(trends, trend_level), *(bsds_sentence(c, comparison_level) for c in real),
                  face_sentence(faces, face_fallback)]
     return " ".join(s for s in sentences if s)
+
+
+def _kinds(comparisons: Sequence[FamilyComparison], decision: int) -> str:
+    return ", ".join(dict.fromkeys(c.condition.kind for c in comparisons if c.decision == decision))
+
+
+def edge_answer(comparisons: Sequence[FamilyComparison], faces: Sequence[FaceFamilyComparison],
+                face_fallback: bool) -> str:
+    """The short answer to the study's question (module docstring): rule 1's outcome, then BSDS and the faces."""
+    decisions = [c.decision for c in comparisons]
+    g, l_, u = decisions.count(1), decisions.count(-1), decisions.count(0)
+    m = g + l_ + u
+    outcome = family_outcome(g, l_, u)
+    unresolved = f"; {u} unresolved" if u else ""
+    if outcome == "none":
+        head = "It cannot be judged: only one operator family was run"
+    elif outcome == "tie":
+        head = f"Not resolved: neither family scores better in any of the {m} conditions (Holm-corrected, 5 %)"
+    elif outcome != "mixed":  # one family better wherever anything is resolved
+        winner, loser = ("gradient", "Laplacian") if outcome.startswith("gradient") else ("Laplacian", "gradient")
+        reply = "No" if winner == "gradient" else "Yes"
+        if outcome.endswith("_partial"):
+            head = (f"{reply}, where the benchmark can tell: the {winner} is better in {max(g, l_)} of {m} conditions, "
+                    f"the {loser} in none, but {u} are unresolved")
+        else:
+            head = f"{reply}: the {winner} finds edges better in {max(g, l_)} of {m} conditions, the {loser} in none"
+            head += unresolved
+    elif l_ > g:
+        head = (f"Mostly yes: the Laplacian is better in {l_} of {m} conditions, the gradient in {g} "
+                f"({_kinds(comparisons, 1)}){unresolved}")
+    else:
+        head = (f"Only in places: the Laplacian is better in {l_} of {m} conditions ({_kinds(comparisons, -1)}), the "
+                f"gradient in {g}{unresolved}")
+    real = [f"on {BSDS_KIND} photographs " + {1: "the gradient is better", -1: "the Laplacian is better",
+                                              0: "the difference is unresolved"}[c.decision]
+            for c in comparisons if c.condition.kind == BSDS_KIND]
+    if faces:
+        sign = faces[len(faces) // 2].difference.sign
+        origin = "lfw_subset" if face_fallback else "Olivetti"
+        real.append(f"on real faces ({origin}) " + {
+            1: "the gradient's edge maps are the more stable under noise",
+            -1: "the Laplacian's edge maps are the more stable under noise",
+            0: "neither family's edge maps are resolved as the more stable under noise"}[sign])
+    tail = "; ".join(real)
+    return f"{head}." + (f" {tail[0].upper()}{tail[1:]}." if tail else "")

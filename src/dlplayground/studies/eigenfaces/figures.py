@@ -98,8 +98,9 @@ def figure_transfer(out: EigenfacesOutcome, path: Path) -> None:
     cross = next(iter(summary.classifier.cross_cells.values()), None)
     cross_text = f" ({cross.level:.1%} for the {len(summary.classifier.cross_cells)} cross-source cells together)" \
         if cross else ""
-    fig.suptitle(f"Off-diagonal cells: tested against a source never seen in training (dashed: same source). Mean "
-                 f"and spread of {summary.n_folds} per-fold AUCs, {summary.level:.0%}{cross_text}.", fontsize=8)
+    fig.suptitle(f"Face vs. no-face detection. Off-diagonal cells: tested against a source never seen in training "
+                 f"(dashed: same source). Mean and spread of {summary.n_folds} per-fold AUCs, "
+                 f"{summary.level:.0%}{cross_text}.", fontsize=8)
     fig.savefig(path, dpi=DPI)
 
 
@@ -216,7 +217,7 @@ def draw_figures(out: EigenfacesOutcome, out_dir: Path, rng: np.random.Generator
     figure_variance(out, out_dir / "explained_variance.png")
     level, n = f"{out.summary.level:.0%}", out.summary.n_folds
     return [
-        ResultFigure("AUC per negative source and leave-one-source-out", "transfer.png",
+        ResultFigure("Face vs. no-face detection: AUC per negative source and leave-one-source-out", "transfer.png",
                      "Left: the eigenface classifier trained against one negative source (row) and tested against "
                      "each (column); the bottom row was trained against all sources. Right: every method's AUC per "
                      f"negative source. Mean and {level} spread of {n} grouped outer folds."),

@@ -1,8 +1,9 @@
 """What the run records: the headline metrics and the raw values behind every figure and table.
 
-Metrics are raw numbers (spreads as ``[low, high]``); ``raw_record`` holds every per-fold AUC of every cell, the
-images every fold trained and tested on, every search's choice and repeat 0's out-of-fold scores, so a reader
-can re-derive any figure or re-analyse without re-running.
+Metrics are raw numbers, each declared with its label (spreads as ``[low, high]`` under ``<key>_ci``);
+``raw_record`` holds the rule's answer code, every per-fold AUC of every cell, the images every fold trained and
+tested on, every search's choice and repeat 0's out-of-fold scores, so a reader can re-derive any figure or
+re-analyse without re-running.
 """
 
 from __future__ import annotations
@@ -10,49 +11,68 @@ from __future__ import annotations
 from typing import Any
 
 from dlplayground.data.nonfaces import SHIFTED_CROPS
+from dlplayground.results import Metrics
 from dlplayground.studies.eigenfaces.analysis import EigenfacesOutcome
 from dlplayground.studies.eigenfaces.assembly import FaceDataset
 from dlplayground.studies.eigenfaces.classifiers import SHORTCUT
 from dlplayground.studies.eigenfaces.config import EigenfacesConfig
-from dlplayground.studies.eigenfaces.verdict import CONFOUND_AUC, DETECT_AUC, answer
+from dlplayground.studies.eigenfaces.verdict import CONFOUND_AUC, DETECT_AUC, answer, source_share
 
 
-def _pair(cell) -> list[float] | None:
-    return None if cell is None else [cell.low, cell.high]
-
-
-def headline_metrics(out: EigenfacesOutcome, dataset: FaceDataset) -> dict[str, Any]:
-    """The numbers the verdict rests on, unrounded."""
+def headline_metrics(out: EigenfacesOutcome, dataset: FaceDataset) -> Metrics:
+    """The numbers the answer rests on, unrounded, each with its label; spreads (``<key>_ci``) are percentile
+    intervals of per-fold AUCs (``evaluation``), not intervals for the mean. The key numbers: the lowest and
+    mean cross-source AUC, the within-source AUC, the gap between them, the AUC against the hard negatives and
+    the number of faces (with one negative source, which has no cross-source cells: its AUC instead)."""
     summary = out.summary
     c = summary.classifier
+    level = f"{summary.level:.0%}"
+    m = Metrics()
     worst = c.worst_cross
-    pooled_low = min(c.pooled.items(), key=lambda item: item[1].mean)
-    dffs_low = min(summary.dffs.items(), key=lambda item: item[1].mean)
-    shortcut = summary.baselines.get(SHORTCUT)
+    if worst is not None:
+        (a, b), cell = worst
+        m.add("worst_cross_source_auc", cell.mean,
+              f"Lowest cross-source AUC (trained against one source, tested on another; {cell.level:.1%} spread "
+              "over folds)", ci=(cell.low, cell.high), key_number=True)
+        m.add("worst_cross_source", f"{a} -> {b}", "Lowest cross-source cell (trained against -> tested on)")
+    if c.cross is not None:
+        m.add("mean_cross_source_auc", c.cross.mean, f"Mean cross-source AUC ({level} spread over folds)",
+              ci=(c.cross.low, c.cross.high), key_number=True)
+    m.add("mean_within_source_auc", c.within.mean,
+          f"Mean within-source AUC (trained and tested on the same source; {level} spread over folds)",
+          ci=(c.within.low, c.within.high), key_number=True)
+    if c.gap is not None:
+        m.add("source_gap", c.gap.mean,
+              f"AUC lost on an unseen negative source (within minus cross, paired by fold; {level} spread)",
+              ci=(c.gap.low, c.gap.high), key_number=True)
     hard = c.pooled.get(SHIFTED_CROPS)
-    metrics: dict[str, Any] = {
-        "answer": answer(c),
-        "worst_cross_source": f"{worst[0][0]} -> {worst[0][1]}" if worst else None,
-        "worst_cross_source_auc": worst[1].mean if worst else None,
-        "worst_cross_source_spread": _pair(worst[1]) if worst else None,
-        "mean_cross_source_auc": c.cross.mean if c.cross else None,
-        "mean_within_source_auc": c.within.mean,
-        "source_gap": c.gap.mean if c.gap else None,
-        "source_gap_spread": _pair(c.gap),
-        "lowest_auc_per_source": pooled_low[1].mean, "lowest_auc_per_source_source": pooled_low[0],
-        "hard_negative_auc": hard.mean if hard else None, "hard_negative_spread": _pair(hard),
-        "dffs_lowest_auc": dffs_low[1].mean,
-        "shortcut_highest_auc_per_source": max(cell.mean for cell in shortcut.pooled.values()) if shortcut else None,
-        "n_faces": out.data.n_faces, "outer_folds": summary.n_folds,
-        "faces_grouped_by": "subject" if dataset.grouped_by_subject else "image",
-    }
-    return metrics
+    if hard is not None:
+        m.add("hard_negative_auc", hard.mean,
+              f"AUC against shifted face crops, the hard negatives (trained against all sources; {level} spread)",
+              ci=(hard.low, hard.high), key_number=True)
+    low_source, low_cell = min(c.pooled.items(), key=lambda item: item[1].mean)
+    m.add("lowest_auc_per_source", low_cell.mean,
+          f"Lowest AUC per negative source, trained against all sources ({level} spread)",
+          ci=(low_cell.low, low_cell.high), key_number=worst is None)
+    m.add("lowest_auc_per_source_source", low_source, "Negative source with that lowest AUC")
+    shortcut = summary.baselines.get(SHORTCUT)
+    if shortcut is not None:
+        m.add("shortcut_highest_auc_per_source", max(cell.mean for cell in shortcut.pooled.values()),
+              "Shortcut baseline (trivial image statistics): highest AUC per negative source")
+    m.add("dffs_lowest_auc", min(cell.mean for cell in summary.dffs.values()),
+          "Distance-from-face-space detector (faces only): lowest AUC per negative source")
+    m.add("n_faces", out.data.n_faces, "Face images", unit="images", key_number=True)
+    m.add("outer_folds", summary.n_folds, "Grouped outer folds (repeats x folds)", unit="folds")
+    m.add("faces_grouped_by", "subject" if dataset.grouped_by_subject else "image",
+          "Faces kept on one side of every split by (subject or image)")
+    return m
 
 
 def raw_record(out: EigenfacesOutcome, dataset: FaceDataset, config: EigenfacesConfig) -> dict[str, Any]:
     """Plain-JSON raw values: per-fold AUCs, fold membership, chosen hyper-parameters, out-of-fold scores."""
     record, data = out.record, out.data
     return {
+        "answer": answer(out.summary.classifier), "source_share": source_share(out.summary.classifier),
         "images": {"label": data.labels.tolist(), "source": list(data.sources), "group": list(data.groups),
                    "origin": list(data.origins)},
         "folds": [{"repeat": f.repeat, "fold": f.fold, "train_indices": f.train.tolist(),

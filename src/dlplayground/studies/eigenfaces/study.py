@@ -1,4 +1,4 @@
-"""Eigenfaces: does a PCA face/non-face classifier detect faces -- or the data set the faces came from?
+"""Eigenfaces, face vs. no-face detection: does a PCA classifier detect faces -- or the data set they came from?
 
 **Question.** Project grey-scale images onto their principal components ("eigenfaces"), keep enough
 components to explain a target share of the variance, and train a linear or kernel classifier on the
@@ -35,15 +35,17 @@ it never saw?
    pooled row as the AUC per negative source. Each cell is reported as the mean and percentile spread of its
    per-fold AUCs.
 
-**How to read the result.** The verdict answers from the cross-source cells (trained against A, tested
-against B != A): "Yes" when every cell's whole spread (Bonferroni-adjusted across the cells) is at least 0.8;
-"No, it learned the data source" when some cell's whole spread is below 0.8 although the classifier does
-separate the faces from that cell's training source; "No, it separates nothing" when it fails there too; else
-"Not resolved" (``docs/eigenfaces.md``, "The rule"). A second sentence derives from the
-measured gap between within-source and cross-source AUC whether the usual within-source number mostly
-measures the data source. The lead figure shows the matrix as a heat map beside the AUC per negative source
-of every method; then the eigenfaces, the baselines' matrices, samples of every source, and the images the
-classifier ranks worst. ``raw`` in ``result.json`` holds every per-fold AUC, every fold's images, every
+**How to read the result.** The answer (two sentences, shown first) and the verdict (the full reasoning) come
+from the cross-source cells (trained against A, tested against B != A): "Yes" when every cell's whole spread
+(Bonferroni-adjusted across the cells) is at least 0.8; "No, it learned the data source" when some cell's whole
+spread is below 0.8 although the classifier does separate the faces from that cell's training source; "No, it
+separates nothing" when it fails there too; else "Not resolved"
+(``docs/eigenfaces.md``, "The rule"). A second sentence derives from the measured gap between within-source and
+cross-source AUC whether the usual within-source number mostly measures the data source. The key numbers: the
+lowest and mean cross-source AUC, the within-source AUC, that gap, the AUC against the hard negatives and the
+number of faces. The lead figure shows the matrix as a heat map beside the AUC per negative source of every
+method; then the eigenfaces, the baselines' matrices, samples of every source, and the images the classifier
+ranks worst. ``raw`` in ``result.json`` holds the rule's answer code, every per-fold AUC, every fold's images, every
 search's choice, and repeat 0's out-of-fold scores of every image.
 """
 
@@ -77,12 +79,12 @@ from dlplayground.studies.eigenfaces.config import (
 from dlplayground.studies.eigenfaces.figures import draw_figures
 from dlplayground.studies.eigenfaces.records import headline_metrics, raw_record
 from dlplayground.studies.eigenfaces.tables import study_tables
-from dlplayground.studies.eigenfaces.verdict import eigenfaces_verdict
+from dlplayground.studies.eigenfaces.verdict import eigenfaces_verdict, short_answer
 from dlplayground.studies.runner import common_parser, common_values, run_study
 
 STUDY = "eigenfaces"
-QUESTION = ("Does a whitened-PCA (eigenface) classifier detect faces -- or the data set its non-faces came from? "
-            "Trained against one kind of non-face, does it still reject kinds it never saw?")
+QUESTION = ("Face vs. no-face detection: does a whitened-PCA (eigenface) classifier detect faces -- or the data set "
+            "its non-faces came from? Trained against one kind of non-face, does it still reject kinds it never saw?")
 
 
 # --------------------------------------------------------------------------------------------- config
@@ -199,10 +201,11 @@ def body(config: EigenfacesConfig, out_dir: Path) -> StudyResult:
     with cpu_threads(1), sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         out = analyse_faces_vs_nonfaces(data, config)
     figures = draw_figures(out, out_dir, numpy_rng(config.seed + 2))
+    metrics = headline_metrics(out, dataset)
     return StudyResult(
-        study=STUDY, question=QUESTION, data_source=dataset.source, verdict=eigenfaces_verdict(out.summary),
-        metrics=headline_metrics(out, dataset), tables=study_tables(out, dataset), figures=figures,
-        raw=raw_record(out, dataset, config),
+        study=STUDY, question=QUESTION, data_source=dataset.source, answer=short_answer(out.summary),
+        verdict=eigenfaces_verdict(out.summary), metrics=metrics.values, labels=metrics.labels,
+        tables=study_tables(out, dataset), figures=figures, raw=raw_record(out, dataset, config),
     )
 
 

@@ -19,9 +19,10 @@ from dlplayground.studies.eigenfaces.images import FACE, FACES, LabelledImages
 from dlplayground.studies.eigenfaces.shortcut import SHORTCUT_FEATURES
 from dlplayground.studies.eigenfaces.transfer import ALL_SOURCES
 
-SWEEP_TITLE = "Explained-variance sweep (diagnostic; k comes from the --variance rule)"
-PER_SOURCE_TITLE = "AUC per negative source"
-TRANSFER_TITLE = "Leave-one-source-out: every method, every training and test source"
+SWEEP_TITLE = "Explained-variance sweep (diagnostic)"
+PER_SOURCE_TITLE = "Face vs. no-face AUC per negative source"
+BASELINES_TITLE = "Every method's AUC per negative source"
+TRANSFER_TITLE = "Leave-one-source-out AUC: every method, every cell"
 
 
 def _pair(cell) -> list[float]:
@@ -29,8 +30,8 @@ def _pair(cell) -> list[float]:
 
 
 def per_source_table(out: EigenfacesOutcome) -> Table:
-    """One row per negative source: each method's AUC when trained against all sources, and the classifier's
-    within-source and worst cross-source AUC against it."""
+    """One row per negative source: the eigenface classifier's AUC against it when trained against all sources,
+    against it alone (within source), and the worst of the models trained against one other source."""
     summary = out.summary
     c = summary.classifier
     fold_sizes = np.array([[np.sum(np.asarray(out.data.sources, dtype=object)[f.test] == s) for s in c.sources]
@@ -39,23 +40,34 @@ def per_source_table(out: EigenfacesOutcome) -> Table:
     for j, source in enumerate(c.sources):
         incoming = [cell for (a, b), cell in c.cross_cells.items() if b == source]
         worst = min(incoming, key=lambda cell: cell.mean) if incoming else None
-        baseline = {name: summary.baselines[name].pooled[source].mean if name in summary.baselines else None
-                    for name in (RAW_PIXELS, SHORTCUT)}
-        rows.append([source, int(np.sum(out.data.source_mask(source))), float(fold_sizes[:, j].mean()),
-                     c.pooled[source].mean, _pair(c.pooled[source]), c.cells[(source, source)].mean,
-                     worst.mean if worst else None, _pair(worst) if worst else None,
-                     baseline[RAW_PIXELS], baseline[SHORTCUT], summary.dffs[source].mean])
-    level = f"{summary.level:.0%}"
+        rows.append([source, float(fold_sizes[:, j].mean()), c.pooled[source].mean, _pair(c.pooled[source]),
+                     c.cells[(source, source)].mean, worst.mean if worst else None, _pair(worst) if worst else None])
     return Table(
         PER_SOURCE_TITLE,
-        ["negative source", "candidates", "test images per fold", "classifier AUC (all sources)", f"{level} spread",
-         "within source", "worst cross-source (trained elsewhere)", "its spread (simultaneous)", "raw pixels",
-         "shortcut", "distance from face space"],
+        ["negative source", "test images / fold", "all sources", f"{summary.level:.0%} spread", "within",
+         "worst cross", "its spread"],
         rows,
-        note=(f"Mean over {summary.n_folds} grouped outer folds of the AUC of the held-out faces against the held-out "
-              "images of this source. 'all sources': trained against every source; 'within source': trained against "
-              "this one only; 'worst cross-source': the lowest of the models trained against one other source. "
-              "Baselines trained against all sources; distance from face space on faces only."),
+        note=(f"Eigenface classifier. Mean over {summary.n_folds} grouped outer folds of the AUC of the held-out faces "
+              "against the held-out images of this source. 'all sources': trained against every source; 'within': "
+              "trained against this one only; 'worst cross': the lowest of the models trained against one other "
+              "source, with its spread at the simultaneous level the answer reads. Spreads are percentiles of the "
+              "per-fold AUCs, not intervals for the mean."),
+    )
+
+
+def baselines_table(out: EigenfacesOutcome) -> Table:
+    """One row per negative source: every method's AUC against it (trained against all sources)."""
+    summary = out.summary
+    rows = []
+    for source in summary.sources:
+        baseline = [summary.baselines[name].pooled[source].mean if name in summary.baselines else None
+                    for name in (RAW_PIXELS, SHORTCUT)]
+        rows.append([source, summary.classifier.pooled[source].mean, *baseline, summary.dffs[source].mean])
+    return Table(
+        BASELINES_TITLE, ["negative source", "eigenfaces", "raw pixels", "shortcut", "face space"], rows,
+        note=(f"Mean AUC over {summary.n_folds} grouped outer folds. Eigenfaces, raw pixels (logistic regression) and "
+              "the shortcut (logistic regression on trivial image statistics) trained against all sources; face "
+              "space: distance from face space, fitted on the training faces only."),
     )
 
 
@@ -71,7 +83,7 @@ def transfer_table(out: EigenfacesOutcome) -> Table:
     for test, cell in summary.dffs.items():
         rows.append(["distance from face space", "faces only", test, "cross-source", cell.mean, _pair(cell),
                      len(cell.values)])
-    return Table(TRANSFER_TITLE, ["method", "trained against", "tested against", "kind", "mean AUC",
+    return Table(TRANSFER_TITLE, ["method", "trained against", "tested on", "kind", "mean AUC",
                                   f"{summary.level:.0%} spread", "folds"], rows,
                  note="Spread: percentile interval of the per-fold AUCs (not an interval for the mean).")
 
@@ -88,19 +100,22 @@ def hyperparameter_table(out: EigenfacesOutcome) -> Table:
             inner = float(np.mean([p["inner_cv_roc_auc"] for p in chosen]))
             for choice, count in counts.most_common():
                 rows.append([method, train, choice, count, float(np.median(ks)) if ks else None, inner])
-    return Table("Chosen hyper-parameters", ["method", "trained against", "choice", "folds",
-                                             "median k (PCA components)", "mean inner-CV ROC-AUC"], rows,
+    return Table("Chosen hyper-parameters", ["method", "trained against", "choice", "folds", "median k",
+                                             "inner-CV AUC"], rows,
                  note=("Chosen in every outer fold by stratified inner CV on that fold's training set (ROC-AUC + "
-                       "balanced accuracy); k by the explained-variance rule on that training set."))
+                       "balanced accuracy); k (PCA components) by the explained-variance rule on that training set; "
+                       "inner-CV AUC: the mean over the folds of the chosen setting's inner-CV ROC-AUC."))
 
 
 def sweep_table(out: EigenfacesOutcome) -> Table:
     """The explained-variance sweep: each target's k and inner-CV ROC-AUC."""
     return Table(
-        SWEEP_TITLE, ["variance target", "k", "cumulative variance at k", "CV ROC-AUC (PCA(k) + logistic, C=1)"],
+        SWEEP_TITLE, ["variance target", "k", "variance at k", "inner-CV AUC"],
         [[p.target, p.n_components, p.explained_variance, p.cv_roc_auc] for p in out.sweep],
         note=(f"PCA fitted on the first fold's pooled training set; {out.curve_all.target:.0%} -> k = "
-              f"{out.curve_all.n_components} of {len(out.curve_all.ratios)}."),
+              f"{out.curve_all.n_components} of {len(out.curve_all.ratios)}. Variance at k: cumulative explained "
+              "variance. Inner-CV AUC: ROC-AUC of whitened PCA(k) + logistic regression (C=1). A diagnostic: k comes "
+              "from the --variance rule, never from this sweep."),
     )
 
 
@@ -109,18 +124,18 @@ def feature_table(out: EigenfacesOutcome) -> Table:
     rows = [[source, f.statistic, f.roc_auc, f.direction, f.faces_mean, f.nonfaces_mean]
             for source, features in out.feature_aucs.items() for f in features]
     return Table(
-        "Which trivial statistic separates the faces from each source (first fold's training set)",
-        ["negative source", "statistic", "ROC-AUC alone", "direction", "mean, faces", "mean, non-faces"], rows,
-        note="ROC-AUC of one statistic as a score, max(AUC, 1 - AUC). Near 0.5: the statistic says nothing "
-             "about the class; near 1: it gives the source away.",
+        "Trivial statistics that separate the faces from each source",
+        ["negative source", "statistic", "AUC alone", "direction", "faces mean", "non-faces mean"], rows,
+        note="First fold's training set. AUC alone: ROC-AUC of one statistic as a score, max(AUC, 1 - AUC). Near "
+             "0.5: the statistic says nothing about the class; near 1: it gives the source away.",
     )
 
 
-def data_table(data: LabelledImages, stats: np.ndarray, dataset: FaceDataset) -> Table:
-    """Images per class, source and origin, their original sizes and their mean trivial statistics."""
+def data_tables(data: LabelledImages, stats: np.ndarray, dataset: FaceDataset) -> list[Table]:
+    """Images per class, source and origin with their original sizes; then their mean trivial statistics."""
     mean, std, sharp = (SHORTCUT_FEATURES.index(n) for n in ("mean", "std", "sharpness"))
     origins = np.asarray(data.origins, dtype=object)
-    rows = []
+    sizes, statistics = [], []
     for source in (FACES, *data.negative_sources):
         mask = data.source_mask(source)
         for origin in sorted(set(origins[mask])):
@@ -129,20 +144,21 @@ def data_table(data: LabelledImages, stats: np.ndarray, dataset: FaceDataset) ->
             size_text = (f"{shapes[:, 0].min()}x{shapes[:, 1].min()}" if (shapes == shapes[0]).all()
                          else f"{shapes.min()}-{shapes.max()} px")
             label = "face" if data.labels[np.argmax(sel)] == FACE else "non-face"
-            rows.append([label, source, origin, int(sel.sum()), len(set(np.asarray(data.groups)[sel])), size_text,
-                         float(stats[sel, mean].mean()), float(stats[sel, std].mean()),
-                         float(stats[sel, sharp].mean())])
-    return Table(
-        "Data by source and origin", ["class", "source", "origin", "images", "groups", "original size",
-                                       "mean brightness", "mean contrast (std)", "mean sharpness"], rows,
-        note=(f"All images: grey (BT.601), centre-cropped square, resized to a {dataset.frame_px} px frame whose "
-              f"centre {data.size} px window is kept (shifted face crops: a corner window). Models see the windows "
-              "standardised per image; brightness, contrast and sharpness are measured before that step. Groups: "
-              "the units the splits keep together."),
-    )
+            sizes.append([label, source, origin, int(sel.sum()), len(set(np.asarray(data.groups)[sel])), size_text])
+            statistics.append([source, origin, float(stats[sel, mean].mean()), float(stats[sel, std].mean()),
+                               float(stats[sel, sharp].mean())])
+    return [
+        Table("Data by source and origin", ["class", "source", "origin", "images", "groups", "original size"], sizes,
+              note=(f"All images: grey (BT.601), centre-cropped square, resized to a {dataset.frame_px} px frame "
+                    f"whose centre {data.size} px window is kept (shifted face crops: a corner window). Groups: the "
+                    "units the splits keep together.")),
+        Table("Trivial statistics by source and origin", ["source", "origin", "brightness", "contrast (std)",
+                                                           "sharpness"], statistics,
+              note=("Means over the images, measured before the per-image standardisation the models see.")),
+    ]
 
 
 def study_tables(out: EigenfacesOutcome, dataset: FaceDataset) -> list[Table]:
     """Every table, short ones first."""
-    return [per_source_table(out), data_table(out.data, out.stats, dataset), sweep_table(out),
-            hyperparameter_table(out), feature_table(out), transfer_table(out)]
+    return [per_source_table(out), baselines_table(out), *data_tables(out.data, out.stats, dataset),
+            sweep_table(out), hyperparameter_table(out), feature_table(out), transfer_table(out)]

@@ -22,6 +22,11 @@ half; otherwise the share cannot be told.
 
 The remaining sentences report, without a further claim: which sources trivial statistics alone separate
 from the faces (pooled shortcut AUC >= ``CONFOUND_AUC``), the hard negatives, and the baselines.
+
+**The short answer** (``short_answer``, what a reader sees first) is the same two judgements in two sentences:
+the answer with the one cell that decides it (the lowest cross-source cell; for "source" and "neither" the
+lowest failing one beside its training source's within-source AUC; for "not resolved" the lowest straddling
+one), then the source share. The full reasoning is ``eigenfaces_verdict``.
 """
 
 from __future__ import annotations
@@ -88,8 +93,7 @@ def _answer_sentence(c: MethodTransfer, level: float, n_folds: int) -> str:
                 f"learned faces or that source cannot be tested; against it, held-out faces reach AUC "
                 f"{_auc(c.within)} ({level:.0%} spread over {n_folds} folds).")
     cross_level = next(iter(c.cross_cells.values())).level
-    what = (f"spreads of per-fold AUCs over {n_folds} grouped outer folds, at the {cross_level:.1%} level that "
-            f"holds for the {len(c.cross_cells)} cross-source cells together")
+    what = f"{cross_level:.1%} simultaneous spreads of per-fold AUCs over {n_folds} grouped outer folds"
     ranked = sorted(c.cross_cells.items(), key=lambda item: item[1].mean)
     (worst_train, worst_test), worst = ranked[0]
     if result == "faces":
@@ -115,24 +119,75 @@ def _answer_sentence(c: MethodTransfer, level: float, n_folds: int) -> str:
             "from source detection.")
 
 
+def source_share(c: MethodTransfer) -> str | None:
+    """``source``, ``faces``, ``untold`` or ``no advantage``: what the within-source AUC mostly measures, by the
+    measured gap against half the advantage over chance (module docstring); None with one negative source."""
+    if c.gap is None or c.cross is None:
+        return None
+    advantage = c.within.mean - CHANCE_AUC
+    if advantage <= 0:
+        return "no advantage"
+    if c.gap.low > advantage / 2:
+        return "source"
+    if c.gap.high < advantage / 2:
+        return "faces"
+    return "untold"
+
+
 def source_sentence(c: MethodTransfer) -> str:
     """The "mostly measures the data source" sentence, derived from the measured gap (module docstring)."""
-    if c.gap is None or c.cross is None:
+    share = source_share(c)
+    if share is None:
         return ""
     advantage = c.within.mean - CHANCE_AUC
     measured = (f"changing the negative source costs {c.gap.mean:+.3f} AUC (per-fold spread "
                 f"{_interval(c.gap)}) of its {advantage:.3f} above chance")
-    if advantage <= 0:
+    if share == "no advantage":
         return (f" Within a source the classifier does not beat chance (AUC {c.within.mean:.3f}), so there is no "
                 "advantage to split between faces and source.")
-    half = advantage / 2
-    if c.gap.low > half:
+    if share == "source":
         return f" Its within-source AUC ({c.within.mean:.3f}) mostly measures the data source: {measured}."
-    if c.gap.high < half:
+    if share == "faces":
         return (f" Its within-source AUC ({c.within.mean:.3f}) mostly measures faces, not the data source: "
                 f"{measured}, less than half.")
     return (f" How much of its within-source AUC ({c.within.mean:.3f}) is the data source cannot be told: "
             f"{measured}, a spread that straddles half of it.")
+
+
+def short_answer(summary: TransferSummary) -> str:
+    """The answer a reader sees first: ``answer`` and ``source_share`` in two sentences (module docstring)."""
+    c = summary.classifier
+    result = answer(c)
+    if not c.cross_cells:
+        return (f"Not resolved: with one negative source ({c.sources[0]}) there is no unseen kind of non-face to "
+                f"test on; against it, held-out faces reach AUC {c.within.mean:.3f}.")
+    ranked = sorted(c.cross_cells.items(), key=lambda item: item[1].mean)
+    if result == "faces":
+        (a, b), cell = ranked[0]
+        first = (f"Yes, it detects faces, not the data source: trained against one kind of non-face, it rejects "
+                 f"every kind it never saw (lowest AUC {cell.mean:.3f}, trained against {a}, tested on {b}; all "
+                 f">= {DETECT_AUC}).")
+    elif result == "source":
+        (a, b), cell = _learned_source(c)[0]
+        first = (f"No, it learned the data source, not faces: trained against {a} (AUC {c.cells[(a, a)].mean:.3f} "
+                 f"on them), it scores only {cell.mean:.3f} on {b}, never seen (< {DETECT_AUC}).")
+    elif result == "neither":
+        (a, b), cell = _failing(c)[0]
+        first = (f"No, it separates nothing: trained against {a}, it fails even on {a} itself (AUC "
+                 f"{c.cells[(a, a)].mean:.3f}) and on {b} ({cell.mean:.3f}), below {DETECT_AUC}.")
+    else:
+        (a, b), cell = next(item for item in ranked if cell_status(item[1]) == "open")
+        first = (f"Not resolved: no cross-source AUC is surely below {DETECT_AUC}, but trained against {a}, tested "
+                 f"on {b}, its spread straddles it (mean {cell.mean:.3f}, spread {cell.low:.3f}-{cell.high:.3f}).")
+    share = source_share(c)
+    cost = f"an unseen source costs {c.gap.mean:.3f} of its {c.within.mean - CHANCE_AUC:.3f} AUC above chance"
+    second = {
+        "source": f" Its within-source AUC mostly measures the source: {cost}.",
+        "faces": f" Its within-source AUC mostly measures faces: {cost}.",
+        "untold": f" Whether its within-source AUC mostly measures faces cannot be told: {cost}.",
+        "no advantage": f" Even within a source it does not beat chance (AUC {c.within.mean:.3f}).",
+    }[share]
+    return first + second
 
 
 def _shortcut_sentence(shortcut: MethodTransfer | None) -> str:

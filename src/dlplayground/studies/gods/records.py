@@ -1,6 +1,7 @@
-"""What the run records: the few headline metrics, and the raw values behind every table and figure.
+"""What the run records: the labelled headline metrics, and the raw values behind every table and figure.
 
-Metrics are unrounded (the report rounds); an interval is a ``[low, high]`` pair. ``raw_record`` keeps every
+Metrics are unrounded (the report rounds), each declared with its label (``results.Metrics``); an interval is a
+``[low, high]`` pair under ``<key>_ci``. ``raw_record`` keeps every
 scored post's label and each model's pooled prediction, each fold's selection with every candidate's inner
 scores, every Longformer candidate's losses, streams and class mix, the token lengths and the
 precision/process measurements, so a reader can re-derive any table or figure, or re-analyse, without
@@ -12,32 +13,75 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from dlplayground.results import Metrics
+from dlplayground.stats import Interval
 from dlplayground.studies.gods.analysis import Findings
 from dlplayground.studies.gods.comparison import BootstrapPlan
 from dlplayground.studies.gods.efficiency import EfficiencyRow
 from dlplayground.studies.gods.folds import NestedPlan
 from dlplayground.studies.gods.runs import FULL, MAJORITY, SHORT, TFIDF, CandidateRun, FamilyOutcome
+from dlplayground.studies.gods.verdict import fastest_other, speed_call, speed_reference
 
 _METRIC_KEYS = {FULL: "longformer", SHORT: "longformer_short", TFIDF: "tfidf_logreg", MAJORITY: "majority"}
+_SECOND_KEYS = {TFIDF: "tfidf", SHORT: "short", MAJORITY: "majority"}
 
 
-def headline_metrics(findings: Findings, *, world_size: int, precision: str) -> dict[str, Any]:
-    """The result's metrics: each model's held-out accuracy, the differences the verdict reads, the data's scale."""
-    metrics: dict[str, Any] = {}
+def _pair(interval: Interval) -> tuple[float, float]:
+    return interval.low, interval.high
+
+
+def headline_metrics(findings: Findings, efficiency: Sequence[EfficiencyRow] = (), *, world_size: int,
+                     precision: str) -> Metrics:
+    """The result's labelled metrics (keys stable across runs; an interval under ``<key>_ci``).
+
+    Each model's held-out accuracy and macro-F1, every paired difference the verdict reads, the data's scale
+    and, when the precision/process table ran, the reference's speed and every other cell's speed ratio. The
+    key numbers are the ones the answer reads: both accuracies, the Longformer-vs-TF-IDF difference, the
+    long-context difference (when the twin ran), the share of posts the twin truncates and the speed ratio of
+    the cell the answer names: 4 to 6 numbers.
+    """
+    m = Metrics()
+    lengths = findings.lengths
     for key, model in findings.models.items():
         name = _METRIC_KEYS[key]
-        metrics[f"accuracy_{name}"] = model.accuracy.estimate
-        if key in (FULL, TFIDF):
-            metrics[f"accuracy_{name}_interval"] = [model.accuracy.low, model.accuracy.high]
-            metrics[f"macro_f1_{name}"] = model.macro_f1.estimate
-    for second, label in ((TFIDF, "tfidf"), (SHORT, "short")):
-        c = findings.comparison(FULL, second, "accuracy")
-        if c is not None:
-            metrics[f"accuracy_difference_vs_{label}"] = c.difference.estimate
-            metrics[f"accuracy_difference_vs_{label}_interval"] = [c.difference.low, c.difference.high]
-    metrics.update(share_posts_beyond_short=findings.lengths.share_beyond_short, held_out_posts=findings.n,
-                   folds=findings.folds, world_size=world_size, precision=precision)
-    return metrics
+        level = f"{100 * model.accuracy.level:g} % interval"
+        m.add(f"accuracy_{name}", model.accuracy.estimate, f"Held-out accuracy, {model.name}; {level}",
+              percent=True, ci=_pair(model.accuracy), key_number=key in (FULL, TFIDF))
+        m.add(f"macro_f1_{name}", model.macro_f1.estimate, f"Held-out macro-F1, {model.name}; {level}",
+              ci=_pair(model.macro_f1))
+    pairs = {TFIDF: "Longformer minus TF-IDF",
+             SHORT: f"full context ({lengths.full_length} tokens) minus first {lengths.short_length} tokens",
+             MAJORITY: "Longformer minus the majority class"}
+    for c in findings.comparisons:
+        d = c.difference
+        interval = f"{100 * d.level:.1f} % simultaneous interval"
+        key = f"{c.metric}_difference_vs_{_SECOND_KEYS[c.second]}"
+        if c.metric == "accuracy":
+            m.add(key, d.estimate, f"Accuracy, {pairs[c.second]}, in percentage points ({interval})", percent=True,
+                  ci=_pair(d), key_number=c.second in (TFIDF, SHORT))
+        else:
+            m.add(key, d.estimate, f"Macro-F1, {pairs[c.second]} ({interval})", ci=_pair(d))
+    m.add("share_posts_beyond_short", lengths.share_beyond_short,
+          f"Held-out posts longer than the short twin's {lengths.short_length} tokens", percent=True,
+          key_number=True)
+    m.add("posts_beyond_full", lengths.beyond_full,
+          f"Held-out posts longer than the full context's {lengths.full_length} tokens", unit="posts")
+    m.add("longest_post_tokens", lengths.longest, "Longest held-out post", unit="tokens")
+    m.add("held_out_posts", findings.n, "Posts scored held out (each once)", unit="posts")
+    m.add("folds", findings.folds, "Outer folds (1: a separate held-out file)", unit="folds")
+    m.add("world_size", world_size, "Processes (DDP ranks) that trained the comparison", unit="processes")
+    m.add("precision", precision, "Training precision of the comparison")
+    reference, named = speed_reference(efficiency), fastest_other(efficiency)
+    if reference is not None:
+        m.add("examples_per_s_fp32_1_process", reference.examples_per_s,
+              "Training speed, fp32 in one process (fold 1)", unit="examples/s")
+        for row in efficiency:
+            if row.measured and row is not reference:
+                ratio, _ = speed_call(row, reference)
+                m.add(f"speed_ratio_{row.precision}_{row.world_size}_process", ratio,
+                      f"Training speed, {row.label}, relative to fp32 in one process", unit="x",
+                      key_number=row is named)
+    return m
 
 
 def raw_record(

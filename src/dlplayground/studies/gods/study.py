@@ -39,9 +39,12 @@ one attention window of it, and what do mixed precision and a second DDP process
 8. ``submission.csv`` (``id, target``): the mean of the folds' selected Longformers on the test file;
    ``submission_tfidf_baseline.csv`` the same for TF-IDF.
 
-**How to read the result.** The lead figure and the first table hold the paired differences; the verdict
-calls one only when its interval excludes 0 (rule in ``verdict``). Accuracy rewards the majority class,
-so read macro-F1 and the per-class recalls for the small classes. On the illustrative corpus the numbers show
+**How to read the result.** The answer says in two sentences whether the Longformer beats TF-IDF in
+held-out accuracy, what long context does and which precision/process configuration is fastest; the key
+numbers are the two accuracies, the two paired differences, the share of posts the short twin truncates and
+the speed ratio the answer names. The lead figure and the first table hold the paired differences; the
+verdict calls one only when its interval excludes 0 (rule in ``verdict``). Accuracy rewards the majority
+class, so read macro-F1 and the per-class recalls for the small classes. On the illustrative corpus the numbers show
 that the method works, not how the models score on the competition data.
 """
 
@@ -114,12 +117,15 @@ from dlplayground.studies.gods.tables import (
     context_table,
     data_table,
     differences_table,
-    efficiency_table,
+    efficiency_accuracy_table,
+    efficiency_speed_table,
+    mcnemar_table,
+    recall_table,
     scores_table,
     selection_table,
     settings_table,
 )
-from dlplayground.studies.gods.verdict import comparison_verdict, efficiency_sentence
+from dlplayground.studies.gods.verdict import comparison_verdict, efficiency_sentence, study_answer
 from dlplayground.studies.runner import common_parser, common_values, run_study
 
 STUDY = "gods_longformer"
@@ -367,7 +373,9 @@ def body(config: GodsLongformerConfig, out_dir: Path) -> StudyResult:
         outcomes = train_longformers(config, data, plan, encodings, families, ctx=ctx, device=device,
                                      precision=precision)
     if not ctx.is_main:
-        return StudyResult(study=STUDY, question=QUESTION, verdict="", data_source=data.source)
+        # Only rank 0 analyses and writes; this rank's result is discarded (``run_study(write=False)``).
+        note = f"Rank {ctx.rank} of {ctx.world_size} trained its share; rank 0 holds the comparison and the answer."
+        return StudyResult(study=STUDY, question=QUESTION, verdict=note, answer=note, data_source=data.source)
 
     outcomes.update(baseline_outcomes(config, data, plan))
     names = model_names(config.full_length, config.short_length)
@@ -377,15 +385,18 @@ def body(config: GodsLongformerConfig, out_dir: Path) -> StudyResult:
     efficiency: list[EfficiencyRow] = []
     if config.efficiency:
         efficiency = measure_efficiency(config, data, plan, encodings[0], outcomes[FULL][0], bootstrap)
+    # The answer and the verdict are one judgement (rule in ``verdict``): the answer in two sentences, the verdict
+    # with every number behind it.
+    answer = study_answer(findings, efficiency)
     verdict = " ".join(t for t in (comparison_verdict(findings), efficiency_sentence(efficiency)) if t)
     return _result(config, data, plan, findings, outcomes, efficiency, encodings, precision, ctx, device,
-                   bootstrap, verdict, out_dir)
+                   bootstrap, answer, verdict, out_dir)
 
 
 def _result(config: GodsLongformerConfig, data: GodsData, plan: NestedPlan, findings: Findings,
             outcomes: dict[str, list[FamilyOutcome]], efficiency: list[EfficiencyRow],
             encodings: Sequence[FoldEncoding], precision: PrecisionPlan, ctx: DistContext, device: Any,
-            bootstrap: BootstrapPlan, verdict: str, out_dir: Path) -> StudyResult:
+            bootstrap: BootstrapPlan, answer: str, verdict: str, out_dir: Path) -> StudyResult:
     names = model_names(config.full_length, config.short_length)
     all_outcomes = [o for family in outcomes.values() for o in family]
     runs = [r for o in all_outcomes for r in o.runs]
@@ -394,9 +405,11 @@ def _result(config: GodsLongformerConfig, data: GodsData, plan: NestedPlan, find
                    else f"Longformer from scratch ({spec.num_layers} layer(s), hidden {spec.hidden_size}, attention "
                         f"window {spec.attention_window}, context window {spec.max_positions})")
     backend = backend_for(device) if ctx.is_distributed else "single process"
-    tables = [differences_table(findings), scores_table(findings, data.label_names), context_table(findings)]
+    tables = [differences_table(findings), mcnemar_table(findings), scores_table(findings),
+              recall_table(findings, data.label_names), context_table(findings)]
     if efficiency:
-        tables.append(efficiency_table(efficiency, config.efficiency_steps, config.batch_size))
+        tables += [efficiency_speed_table(efficiency, config.efficiency_steps, config.batch_size),
+                   efficiency_accuracy_table(efficiency)]
     tables += [selection_table(all_outcomes, names), class_mix_table(runs, config.strategies, data, plan),
                data_table(data, plan),
                settings_table(config, model_label, len(encodings[0].tokenizer), precision, ctx.world_size, backend,
@@ -409,9 +422,10 @@ def _result(config: GodsLongformerConfig, data: GodsData, plan: NestedPlan, find
                candidates_table(runs, names)]
     figures = draw_figures(out_dir, findings, efficiency, runs, config.strategies)
     scored_ids = [data.labelled.ids[i] for i in plan.scored]
+    metrics = headline_metrics(findings, efficiency, world_size=ctx.world_size, precision=precision.name)
     return StudyResult(
-        study=STUDY, question=QUESTION, verdict=verdict, data_source=data.source,
-        metrics=headline_metrics(findings, world_size=ctx.world_size, precision=precision.name), tables=tables,
+        study=STUDY, question=QUESTION, verdict=verdict, answer=answer, data_source=data.source,
+        metrics=metrics.values, labels=metrics.labels, tables=tables,
         figures=figures, raw=raw_record(findings, plan, scored_ids, data.label_names, all_outcomes, runs, efficiency,
                                         bootstrap, config.seed),
     )

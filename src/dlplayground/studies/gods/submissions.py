@@ -30,10 +30,12 @@ def ensemble_predictions(outcomes: Sequence[FamilyOutcome]) -> list[int]:
 def write_submissions(out_dir: Path, test: ZindiTexts, label_names: Sequence[str],
                       longformer: Sequence[FamilyOutcome], tfidf: Sequence[FamilyOutcome]) -> Table:
     """Write both ``id,target`` files into ``out_dir``; return the table that lists them."""
-    rows = []
+    rows, chosen = [], []
     for file, outcomes, model in ((LONGFORMER_FILE, longformer, "Longformer, full context"),
                                   (TFIDF_FILE, tfidf, "TF-IDF + logistic regression")):
         write_submission(out_dir / file, test.ids, [label_names[i] for i in ensemble_predictions(outcomes)])
-        chosen = "; ".join(o.chosen_label for o in outcomes)
-        rows.append([file, len(test), f"{model}: mean of {len(outcomes)} fold model(s) ({chosen})"])
-    return Table("Submission files (id,target)", ["file", "rows", "model"], rows)
+        rows.append([file, len(test), model, len(outcomes)])
+        chosen.append(f"{model}: {'; '.join(o.chosen_label for o in outcomes)}")
+    return Table("Submission files (id,target)", ["file", "rows", "model", "fold models averaged"], rows,
+                 note="Each file averages the class probabilities of the folds' selected models, which were: "
+                      + ". ".join(chosen) + ".")

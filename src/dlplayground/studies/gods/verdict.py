@@ -20,6 +20,13 @@ configuration is called faster (slower) than the fp32 single-process reference o
 beats the reference's fastest (its fastest block trails the reference's slowest), the reference's band
 taken over both of its measurements -- before and after every other cell -- so the machine's drift during
 the table counts as noise; otherwise "not separable". The ratio is of the first measurements.
+
+The answer (``study_answer``) is the same judgement in two sentences: the first says whether the Longformer
+beats TF-IDF in held-out accuracy ("Yes" / "No" / "Not measurably", by the sign of the same interval), with a
+caveat when it does not measurably beat the majority class; the second says what long context does (the same
+call as above, or that it cannot matter) and, when the precision/process table ran, how the fastest other
+configuration compares with fp32 in one process ("is fastest" when called faster, otherwise "nothing is
+measurably faster" or "every configuration is slower").
 """
 
 from __future__ import annotations
@@ -105,18 +112,35 @@ def comparison_verdict(findings: Findings) -> str:
     return " ".join(parts)
 
 
-def _speed_call(row: EfficiencyRow, reference: EfficiencyRow) -> str:
+def speed_call(row: EfficiencyRow, reference: EfficiencyRow) -> tuple[float, str]:
+    """``row``'s examples/s as a multiple of the reference's, and "faster" / "slower" / "not separable"."""
     ratio = row.examples_per_s / reference.examples_per_s
     low, high = row.speed_band
     ref_low, ref_high = reference.speed_band
-    word = "faster" if low > ref_high else "slower" if high < ref_low else "not separable"
+    return ratio, "faster" if low > ref_high else "slower" if high < ref_low else "not separable"
+
+
+def _speed_call(row: EfficiencyRow, reference: EfficiencyRow) -> str:
+    ratio, word = speed_call(row, reference)
     return f"{ratio:.2f}x ({word})"
+
+
+def speed_reference(rows: Sequence[EfficiencyRow]) -> EfficiencyRow | None:
+    """The measured fp32 single-process cell every speed is compared with, if it ran."""
+    return next((r for r in rows if r.measured and r.precision == "fp32" and r.world_size == 1), None)
+
+
+def fastest_other(rows: Sequence[EfficiencyRow]) -> EfficiencyRow | None:
+    """The measured cell with the most examples/s apart from the reference (the one the answer names)."""
+    reference = speed_reference(rows)
+    others = [r for r in rows if r.measured and r is not reference]
+    return max(others, key=lambda r: r.examples_per_s) if reference is not None and others else None
 
 
 def efficiency_sentence(rows: Sequence[EfficiencyRow]) -> str:
     """One sentence on speed against the fp32 single-process reference (module docstring); '' without rows."""
     done = [r for r in rows if r.measured]
-    reference = next((r for r in done if r.precision == "fp32" and r.world_size == 1), None)
+    reference = speed_reference(rows)
     if reference is None:
         failed = [r.label for r in rows if r.failed]
         return (f"Precision/process table: the fp32 single-process reference did not run (failed: {', '.join(failed)})."
@@ -130,3 +154,60 @@ def efficiency_sentence(rows: Sequence[EfficiencyRow]) -> str:
     if failed:
         text += f" Failed: {', '.join(failed)}."
     return text
+
+
+# ------------------------------------------------------------------------------------------------ answer
+def _points(interval: Interval, *, signed: bool = True) -> str:
+    """A difference of fractions in percentage points."""
+    value = 100 * interval.estimate
+    return f"{value:+.1f} points" if signed else f"{abs(value):.1f} points"
+
+
+def _baseline_answer(findings: Findings) -> str:
+    acc = findings.comparison(FULL, TFIDF, "accuracy")
+    if acc is None:
+        return "The Longformer was not compared with TF-IDF."
+    full, tfidf = (f"{100 * findings.models[k].accuracy.estimate:.1f} %" for k in (FULL, TFIDF))
+    d = acc.difference
+    margin = _points(d, signed=False)
+    if d.sign > 0:
+        text = f"Yes: the Longformer's accuracy ({full}) beats TF-IDF's ({tfidf}) by {margin}"
+    elif d.sign < 0:
+        text = f"No: TF-IDF's accuracy ({tfidf}) beats the Longformer's ({full}) by {margin}"
+    else:
+        text = (f"Not measurably: the Longformer's accuracy ({full}) and TF-IDF's ({tfidf}) differ by "
+                f"{_points(d)}, within sampling error")
+    majority = findings.comparison(FULL, MAJORITY, "accuracy")
+    if majority is not None and majority.difference.sign <= 0:
+        text += ", and the Longformer does not measurably beat the majority class"
+    return text + "."
+
+
+def _context_answer(findings: Findings) -> str:
+    lengths = findings.lengths
+    if not lengths.context_can_matter:
+        return f"Long context cannot matter here (no post exceeds {lengths.short_length} tokens)"
+    acc = findings.comparison(FULL, SHORT, "accuracy")
+    if acc is None:
+        return "The short-context comparison is missing"
+    word = {1: "helps", -1: "hurts", 0: "has no measurable effect"}[acc.difference.sign]
+    share = f"{100 * lengths.share_beyond_short:.0f} % of posts exceed {lengths.short_length} tokens"
+    context = f"Long context ({lengths.full_length} vs {lengths.short_length} tokens)"
+    return f"{context} {word} ({_points(acc.difference)}; {share})"
+
+
+def _speed_answer(rows: Sequence[EfficiencyRow]) -> str:
+    reference, best = speed_reference(rows), fastest_other(rows)
+    if reference is None or best is None:
+        return ""
+    ratio, word = speed_call(best, reference)
+    if word == "faster":
+        return f"{best.label} is fastest ({ratio:.2f}x fp32 in one process)"
+    lead = "every other configuration is slower than" if word == "slower" else "nothing is measurably faster than"
+    return f"{lead} fp32 in one process (best {best.label}: {ratio:.2f}x)"
+
+
+def study_answer(findings: Findings, efficiency: Sequence[EfficiencyRow] = ()) -> str:
+    """The two-sentence answer (module docstring): the same calls as the verdict, from the same intervals."""
+    second = "; ".join(t for t in (_context_answer(findings), _speed_answer(efficiency)) if t)
+    return f"{_baseline_answer(findings)} {second}."
