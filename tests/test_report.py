@@ -440,7 +440,7 @@ def test_experiment_section_renders_the_study_result(experiment_result, tmp_path
     # Labels, units and the precision the interval supports; the keys stay in the JSON only.
     assert cells(md_row(md, "Held-out accuracy")) == ["Held-out accuracy", "93.8 %", "91.1–95.6 %"]
     assert cells(md_row(md, "Components kept")) == ["Components kept", "40 components", ""]
-    assert cells(md_row(md, "Fitting time")) == ["Fitting time", "12.35 s", ""]
+    assert cells(md_row(md, "Fitting time")) == ["Fitting time", "12.3 s", ""]
     assert cells(md_row(md, "legacy key")) == ["legacy key", "7", ""]  # an undeclared metric: its key de-snaked
     assert "accuracy_ci" not in md
     assert "fit_s" not in md
@@ -466,7 +466,10 @@ def test_fmt_estimate_rounds_to_the_interval():
     assert fmt_estimate(0.1234, percent=True) == ("12.3 %", "")
     assert fmt_estimate("holds") == ("holds", "")
     assert fmt_estimate(None) == ("—", "")
-    assert fmt_estimate(3.0, [3.0, 3.0]) == ("3.0000", "3.0000–3.0000")
+    assert fmt_estimate(3.0, [3.0, 3.0]) == ("3.00", "3.00–3.00")  # no width: 3 significant figures
+    assert fmt_estimate(0.0, [0.0, 0.0], percent=True) == ("0 %", "0–0 %")
+    assert fmt_estimate(-0.495, [-0.563, -0.418], percent=True) == ("-49.5 %", "-56.3 to -41.8 %")
+    assert fmt_estimate(0.68923) == ("0.689", "")
 
 
 def test_mixed_report_title_and_unknown_study(batch_result, experiment_result, tmp_path):

@@ -166,9 +166,9 @@ def fmt_bytes(value: int | None) -> str:
 def fmt_estimate(value: Any, ci: Any = None, *, percent: bool = False, unit: str = "") -> tuple[str, str]:
     """A metric and its interval as text, rounded to the precision the interval supports: the last digit
     shown is the second significant digit of the interval's half-width (``0.7342 [0.701, 0.770]`` ->
-    ``0.734`` and ``0.701–0.770``). Without an interval, 4 significant figures (3 for a percentage).
-    ``percent`` shows a fraction as a percentage; ``unit`` follows the value. Returns ``(value, interval)``;
-    the interval is "" without one."""
+    ``0.734`` and ``0.701–0.770``). Without an interval (or with one of zero width), 3 significant figures;
+    integers in full. ``percent`` shows a fraction as a percentage; ``unit`` follows the value. Returns
+    ``(value, interval)``; the interval is "" without one, and reads "low to high" when a bound is negative."""
     scale, suffix = (100.0, " %") if percent else (1.0, f" {unit}" if unit else "")
     usable = (isinstance(ci, list | tuple) and len(ci) == 2
               and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in ci))
@@ -177,14 +177,20 @@ def fmt_estimate(value: Any, ci: Any = None, *, percent: bool = False, unit: str
         return shown, (f"{fmt_cell(ci[0])}–{fmt_cell(ci[1])}" if usable else "")
     if not math.isfinite(value):
         return str(value), ""
+    half = abs(ci[1] - ci[0]) * scale / 2 if usable else 0.0
+    if half > 0:
+        digits = min(6, 1 - math.floor(math.log10(half)))  # negative: round to tens, hundreds
+
+        def text(v: float) -> str:
+            return f"{round(v * scale, digits):,.{max(0, digits)}f}"
+    else:
+        def text(v: float) -> str:
+            return fmt_num(v, 3) if isinstance(v, int) and not percent else fmt_num(float(v) * scale, 3)
     if not usable:
-        if isinstance(value, int) and not percent:
-            return fmt_num(value) + suffix, ""
-        return fmt_num(float(value) * scale, 3 if percent else 4) + suffix, ""
-    half = abs(ci[1] - ci[0]) * scale / 2
-    digits = min(6, 1 - math.floor(math.log10(half))) if half > 0 else 4  # negative: round to tens, hundreds
-    low, mid, high = (f"{round(v * scale, digits):,.{max(0, digits)}f}" for v in (ci[0], value, ci[1]))
-    return mid + suffix, f"{low}–{high}" + (" %" if percent else "")
+        return text(value) + suffix, ""
+    low, high = text(ci[0]), text(ci[1])
+    between = " to " if min(ci) < 0 else "–"
+    return text(value) + suffix, f"{low}{between}{high}" + (" %" if percent else "")
 
 
 def fmt_cell(value: Any) -> str:
