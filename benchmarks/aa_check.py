@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         else:  # several runs per side: compare measures the drift from their spread
             result = compare_runs(base, new)
         counts = result.counts()
-        print(f"pair {pair}: runs took {', '.join(f'{w:.0f}' for w in walls)} s")
+        unit = (env_a.config.get("passes") or {}).get("unit", "unrecorded")
+        print(f"pair {pair}: runs took {', '.join(f'{w:.0f}' for w in walls)} s (passes: {unit})")
         print(result.to_text(show_all=False))
         if args.slow is None:
             called = counts[REGRESSION] + counts[IMPROVEMENT]

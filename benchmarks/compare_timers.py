@@ -22,8 +22,8 @@ from torch.utils.benchmark import Timer
 
 from dlplayground.bench.config import FULL_TIMER
 from dlplayground.bench.models import BUILTIN_MODELS, build, resolve_model
-from dlplayground.bench.sweep import prepare_inputs
 from dlplayground.bench.timing import PointSpec, measure_inference
+from dlplayground.bench.visits import prepare_inputs
 from dlplayground.errors import UserInputError
 from dlplayground.seeding import seed_everything
 

@@ -35,7 +35,7 @@ def test_quick_run_writes_a_complete_envelope(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr()
     assert "results written to" in printed.out
-    assert "Smoke run with 8 models" in printed.out
+    assert "dropout_overfitting: Not judged: 8 models are a smoke run" in printed.out  # the answer
     assert "no real image set given" in printed.err  # the offline fallback is announced ...
     env = read_envelope(out / "result.json")
     result = env.result

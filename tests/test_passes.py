@@ -36,7 +36,7 @@ from dlplayground.bench.noise import point_noise
 from dlplayground.bench.passes import PassConfig, pass_order
 from dlplayground.bench.peaks import Peaks
 from dlplayground.bench.saturation import SaturationConfig, analyse
-from dlplayground.bench.sweep import PointFailed, PointSkipped, Sweep
+from dlplayground.bench.sweep import IN_PROCESS, PointFailed, PointSkipped, Sweep
 from dlplayground.bench.timing import TimerConfig, inference_call, time_call
 from dlplayground.results import TimingRecord, parse_envelope, to_json
 
@@ -125,10 +125,15 @@ def fake_specs(machine: Machine, costs: dict[str, Callable[[int], float]],
     return tuple(ModelSpec(name, "user", factory(name), f"fake model {name}") for name in costs)
 
 
+DRIFT_PASSES = PassConfig(passes=6, pass_time_s=0.035, min_calls=1, max_calls=40, rewarm_calls=1, rewarm_s=0.01)
+"""The passes the drift scenarios below are sized for (about 7 fake seconds of passes): six passes of 0.035 s
+per point, as one process ran them before each pass got a worker of its own (``tests/test_worker.py``)."""
+
+
 def make_config(specs: tuple[ModelSpec, ...], *, batch_sizes: str = "1,2,4,8,16,32,64", **changes) -> BenchConfig:
-    """The default (full) configuration with the fake models in place of the built-ins."""
+    """The full configuration with the fake models in place of the built-ins, and ``DRIFT_PASSES``."""
     config = BenchConfig.from_options(BenchOptions(models="mlp", batch_sizes=batch_sizes))
-    return replace(config, models=specs, **changes)
+    return replace(config, models=specs, **{"passes": DRIFT_PASSES, **changes})
 
 
 def fixed_visits(passes: int = 5, calls: int = 4, seed: int = 0) -> PassConfig:
@@ -143,9 +148,9 @@ def run_sweep(machine: Machine, config: BenchConfig) -> Sweep:
     sweep = Sweep(config, clock=machine.clock, sync=machine.sync, peaks=PEAKS)
     timed_passes = sweep._passes
 
-    def passes() -> None:
+    def passes(workers) -> None:
         machine.begin()
-        timed_passes()
+        timed_passes(workers)
         machine.finish()
 
     sweep._passes = passes
@@ -202,8 +207,11 @@ def no_full_collection(monkeypatch):
 def test_every_point_gets_every_pass_with_equal_samples_per_pass():
     machine = Machine(lambda t: 1.0)
     config = make_config(fake_specs(machine, COSTS), batch_sizes="1,4,16,64",
-                         passes=replace(make_config(()).passes, passes=4))
+                         passes=replace(DRIFT_PASSES, passes=4))
     sweep = run_sweep(machine, config)
+    # An injected clock cannot reach a worker process: these sweeps keep their passes in this process.
+    assert sweep.pass_unit == (IN_PROCESS, "a clock or sync was injected")
+    assert sweep.envelope_section()["config"]["passes"]["unit"] == IN_PROCESS
     records = records_of(sweep)
     assert len(records) == 3 * 4
     explored_ratios = []
@@ -239,6 +247,13 @@ def test_visits_re_warm_fast_points_and_not_slow_ones():
     slow = plan.visit_timer(0.2, threads=None, back_to_back=False)
     assert (slow.warmup_calls, slow.warmup_s) == (0, 0.0)
     assert (slow.min_rounds, slow.max_rounds) == (plan.min_calls,) * 2  # still timed, just not re-warmed
+    # In a pass's fresh worker process no point has run yet: even a slow one gets one untimed first call.
+    cold = plan.visit_timer(0.2, threads=None, back_to_back=False, fresh_process=True)
+    assert (cold.warmup_calls, cold.warmup_s, cold.min_rounds) == (1, 0.0, plan.min_calls)
+    no_rewarm = replace(plan, rewarm_calls=0)
+    assert no_rewarm.visit_timer(0.01, threads=None, back_to_back=False, fresh_process=True).warmup_calls == 1
+    fresh_fast = plan.visit_timer(0.01, threads=None, back_to_back=False, fresh_process=True)
+    assert fresh_fast == replace(fast, threads=None, back_to_back=False)  # a fast point's re-warm-up suffices
 
 
 def test_the_sweep_re_warms_only_points_faster_than_the_limit():
@@ -339,7 +354,7 @@ def test_the_true_knee_lies_in_the_interleaved_interval_while_the_machine_speeds
     speeds_up = lambda t: 1.5 - 0.5 * min(1.0, t / 3.0)  # noqa: E731
     machine = Machine(speeds_up, seed=seed)
     config = make_config(fake_specs(machine, knee), batch_sizes="",
-                         passes=replace(make_config(()).passes, seed=seed))
+                         passes=replace(DRIFT_PASSES, seed=seed))
     sweep = run_sweep(machine, config)
     sweep_record = sweep.models["knee16"].record()
     assert (sweep_record.stop_reason, sweep_record.batch_sizes) == (KNEE, BATCHES)  # the doubling found the range
@@ -491,7 +506,7 @@ def test_an_interrupt_keeps_the_completed_passes_and_marks_the_run_incomplete(st
     sweep = Sweep(make_config(specs, passes=fixed_visits(4, calls=2), batch_sizes="1,2,4,8"),
                   clock=machine.clock, sync=machine.sync, peaks=PEAKS)
     passes = sweep._passes
-    sweep._passes = lambda: (machine.begin(), passes())
+    sweep._passes = lambda workers: (machine.begin(), passes(workers))
     with pytest.raises(KeyboardInterrupt):
         sweep.measure()
     records = records_of(sweep)

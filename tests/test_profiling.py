@@ -63,18 +63,19 @@ def fake_peaks(monkeypatch):
     return calls
 
 
-def make_sweep(tmp_path, trace: bool) -> sweep_mod.Sweep:
-    options = BenchOptions(models="mlp", batch_sizes="1,2,4", quick=True, trace=str(tmp_path / "tr") if trace else "")
+def make_sweep(tmp_path, trace: bool, *, in_process: bool = False) -> sweep_mod.Sweep:
+    options = BenchOptions(models="mlp", batch_sizes="1,2,4", quick=True, trace=str(tmp_path / "tr") if trace else "",
+                           in_process_passes=in_process)
     return sweep_mod.Sweep(BenchConfig.from_options(options))
 
 
 def test_sweep_counts_and_traces_each_point_only_after_every_timed_pass(tmp_path, fake_peaks, monkeypatch):
     order = []
-    real_visit, real_count, real_trace = sweep_mod.time_visit, sweep_mod.count_forward, sweep_mod.trace_point
-    monkeypatch.setattr(sweep_mod, "time_visit", lambda *a, **k: order.append("time") or real_visit(*a, **k))
+    real_visit, real_count, real_trace = sweep_mod.visit_point, sweep_mod.count_forward, sweep_mod.trace_point
+    monkeypatch.setattr(sweep_mod, "visit_point", lambda *a, **k: order.append("time") or real_visit(*a, **k))
     monkeypatch.setattr(sweep_mod, "count_forward", lambda *a, **k: order.append("count") or real_count(*a, **k))
     monkeypatch.setattr(sweep_mod, "trace_point", lambda *a, **k: order.append("trace") or real_trace(*a, **k))
-    sweep = make_sweep(tmp_path, trace=True)
+    sweep = make_sweep(tmp_path, trace=True, in_process=True)  # timed here, so the order can be watched
     for b in (1, 2, 4):
         record = sweep.outcome("mlp", b)
         assert record.flops == b * 2 * (784 * 1024 + 2 * 1024 * 1024 + 1024 * 10)

@@ -30,6 +30,7 @@ from dlplayground.bench import plugin
 from dlplayground.cli import main
 from dlplayground.results import RESULT_FILE, StudyResult, read_envelope
 from dlplayground.studies.runner import StudyConfig, common_parser, common_values, run_study
+from test_worker import worker_models_env
 
 
 # ------------------------------------------------------------------------------------------ a tiny study
@@ -274,10 +275,21 @@ def test_a_point_that_raises_is_recorded_and_the_rest_is_written(tmp_path):
     assert "**Failed at batch 4:** The model raised ValueError: shape bug at batch 4." in report
 
 
-@pytest.mark.parametrize(("signal_name", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
-def test_an_interrupted_bench_keeps_its_points_in_a_file_marked_incomplete(tmp_path, signal_name, code):
-    proc = bench(tmp_path, "--models", "usermodels:stops", "--batch-sizes", "1,2,4", "-o", "out.json",
-                 env={"STOP_WITH": signal_name})
+@pytest.mark.parametrize(("signal_name", "code", "unit"), [
+    ("SIGINT", 130, "process"), ("SIGTERM", 143, "process"), ("SIGTERM", 143, "in-process")])
+def test_an_interrupted_bench_keeps_its_points_in_a_file_marked_incomplete(tmp_path, signal_name, code, unit):
+    # The user's model signals its own process mid-pass. With a fresh worker per pass (the default) that process
+    # is the second pass's worker (``test_worker.WORKER_MODELS``): the run stops as if the signal had reached
+    # bench itself. With --in-process-passes it is bench's own process (``usermodels:stops``).
+    if unit == "process":
+        env = worker_models_env(tmp_path, tmp_path / "workers.log", start=2, at=1)
+        args = ["--models", f"workermodels:{signal_name.lower()}", "--passes", "3"]
+        expected_files = ["out.json", "usermodels.py", "workermodels.py", "workers.log"]
+    else:
+        env = {"STOP_WITH": signal_name}
+        args = ["--models", "usermodels:stops", "--in-process-passes"]
+        expected_files = ["out.json", "usermodels.py"]
+    proc = bench(tmp_path, *args, "--batch-sizes", "1,2,4", "-o", "out.json", env=env)
     assert proc.returncode == code, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Traceback" not in proc.stdout + proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
@@ -286,7 +298,10 @@ def test_an_interrupted_bench_keeps_its_points_in_a_file_marked_incomplete(tmp_p
     envelope = read_envelope(tmp_path / "out.json")
     assert envelope.incomplete.startswith("interrupted while pass ")
     assert envelope.records
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "usermodels.py"]  # nothing half-written
+    if unit == "process":  # the signal came in pass 2: pass 1 is kept whole
+        assert envelope.incomplete.startswith("interrupted while pass 2 of 3; kept the points of the 1 completed")
+        assert len(envelope.records) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == expected_files  # nothing half-written
     assert main(["report", str(tmp_path / "out.json"), "--out", str(tmp_path / "report")]) == 0
     assert "out is incomplete:" in (tmp_path / "report" / "index.md").read_text()
 

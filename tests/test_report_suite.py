@@ -1,9 +1,9 @@
 """End to end: the real benchmark suite in --quick mode writes the JSON, the report renders it.
 
 The session's one real quick run (``quick_bench``: the MLP and LSTM on the CPU, each model's batches found by
-doubling from 1 up to 64, measured in 3 interleaved passes, through ``dlplayground bench --report``) checks
-that the generator reads what the producer actually writes, not just what the hand-made fixtures say it
-writes.
+doubling from 1 up to 64, measured in the quick profile's interleaved passes, each in a worker process,
+through ``dlplayground bench --report``) checks that the generator reads what the producer actually writes,
+not just what the hand-made fixtures say it writes.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from PIL import Image
 
 from conftest import QUICK_MODELS
+from dlplayground.bench.config import QUICK_PASSES
 from dlplayground.bench.explore import KNEE, LIST_END, STOP_REASONS
 from dlplayground.report import compare_envelopes
 from dlplayground.report.build import MANIFEST
@@ -48,7 +49,7 @@ def test_report_from_the_real_quick_suite(quick_bench):
     assert sweep["stop_reason"] != LIST_END
     if sweep["stop_reason"] == KNEE:
         assert len(batches) >= 3  # two doublings past the reference batch
-    assert {r.passes for r in envelope.records} == {3}
+    assert {r.passes for r in envelope.records} == {QUICK_PASSES.passes}
     sat = envelope.saturation["mlp"]
     assert f"bench: report written to {out / 'index.html'}" in quick_bench.proc.stdout
 
@@ -60,12 +61,13 @@ def test_report_from_the_real_quick_suite(quick_bench):
     assert row["best items/s @ batch"].endswith(f" @ {sat['best_batch']}")
     assert row["best within p99 budget"] == (str(sat["slo_batch"]) if sat["slo_batch"] is not None else "—")
     assert row["range stopped"] == sweep["stop_reason"]
-    assert "- passes: 3 interleaved passes per point" in md
+    assert (f"- passes: {QUICK_PASSES.passes} interleaved passes per point (visiting order seed 0), each pass in a "
+            "fresh worker process") in md
     # The report derives stability from the samples; the sweep wrote its own verdict into extra_info: they agree.
     flagged = [b["extra_info"]["unstable"] for b in raw["benchmarks"] if b["extra_info"]["model"] == "mlp"]
     assert row["unstable points"] == f"{sum(flagged)} of {len(flagged)}"
     assert f"Throughput saturates at batch {sat['saturation_batch']}" in html_text
-    assert "3 passes): " in md
+    assert f"{QUICK_PASSES.passes} passes): " in md
     for batch in batches:
         assert any(line.startswith(f"| {batch} |") or line.startswith(f"| **{batch} (")
                    or line.startswith(f"| {batch} (") for line in md.splitlines())

@@ -8,9 +8,10 @@ Every case runs ``python -m dlplayground ...`` in a fresh folder that also holds
 traceback leaked, whether the user's file survived, and -- for the cases that measure -- whether the points
 measured before the fault were kept. The table in docs/reliability.md is this script's output.
 
-Faults are real: a user model that raises, signals the process sends itself mid-run (as Ctrl-C or ``kill``
-would), a second run racing the first, a tiny tmpfs for a full disk (root only; otherwise that case says
-"not run"). Runs take a few minutes on a 2-core machine: most cases stop at validation, a dozen measure.
+Faults are real: a user model that raises, signals sent mid-run from outside (Ctrl-C as a terminal sends it, to
+the whole process group, workers included; SIGTERM as ``kill`` sends it, to bench alone) and by a user model to
+its own process, a second run racing the first, a tiny tmpfs for a full disk (root only; otherwise that case
+says "not run"). Runs take a few minutes on a 2-core machine: most cases stop at validation, a dozen measure.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,6 +32,8 @@ from pathlib import Path
 
 USER_MODELS = Path(__file__).with_name("usermodels.py")
 QUICK = ["bench", "--quick", "--models", "mlp", "--batch-sizes", "1,2"]
+PASSES = ["bench", "--quick", "--models", "mlp", "--batch-sizes", "1,2,4", "--passes", "4", "-o", "out.json"]
+"""A run whose passes last long enough to be interrupted from outside after the first (each is a fresh worker)."""
 
 
 @dataclass
@@ -47,6 +51,10 @@ class Case:
     race: bool = False
     show: str = ""
     """Show the output line holding this text (default: the last line on stderr, or on stdout if none)."""
+    send: str = ""
+    """Send this signal from outside once stderr shows ``send_after``: SIGINT to the process group (Ctrl-C),
+    SIGTERM to the command alone (``kill``)."""
+    send_after: str = ""
 
 
 @dataclass
@@ -123,12 +131,16 @@ def cases() -> list[Case]:
         Case("bench", "out of memory on the CPU (batch 10^10)",
              ["bench", "--quick", "--models", "mlp", "--batch-sizes", "1,10000000000", "-o", "out.json"], 0,
              measures=True, show="range batches"),
-        Case("bench", "Ctrl-C (SIGINT) during the passes",
-             ["bench", "--quick", "--models", "usermodels:stops", "--batch-sizes", "1,2,4", "-o", "out.json"], 130,
-             env={"STOP_WITH": "SIGINT"}, measures=True),
-        Case("bench", "SIGTERM during the passes",
-             ["bench", "--quick", "--models", "usermodels:stops", "--batch-sizes", "1,2,4", "-o", "out.json"], 143,
-             env={"STOP_WITH": "SIGTERM"}, measures=True),
+        Case("bench", "Ctrl-C (SIGINT to bench and its pass worker) during the passes", PASSES, 130,
+             measures=True, send="SIGINT", send_after="pass 1 of 4:"),
+        Case("bench", "SIGTERM to bench during the passes", PASSES, 143, measures=True, send="SIGTERM",
+             send_after="pass 1 of 4:"),
+        Case("bench", "a user model signals its own process (SIGINT), --in-process-passes",
+             ["bench", "--quick", "--models", "usermodels:stops", "--batch-sizes", "1,2,4", "--in-process-passes",
+              "-o", "out.json"], 130, env={"STOP_WITH": "SIGINT"}, measures=True),
+        Case("bench", "a user model signals its own process (SIGTERM), --in-process-passes",
+             ["bench", "--quick", "--models", "usermodels:stops", "--batch-sizes", "1,2,4", "--in-process-passes",
+              "-o", "out.json"], 143, env={"STOP_WITH": "SIGTERM"}, measures=True),
         Case("bench", "disk full while saving", [*QUICK, "-o", "full/out.json"], 1, needs_root=True),
         Case("bench", "a second bench to the same -o", [*QUICK, "-o", "out.json"], 2, race=True),
         # ---- run
@@ -226,6 +238,8 @@ def run_case(case: Case, folder: Path, env: dict[str, str], good_run: Path) -> O
             time.sleep(2.0)
             proc = subprocess.run(command(case.argv), cwd=folder, env=env, capture_output=True, text=True, check=False)
             first.wait()
+        elif case.send:
+            proc = signal_after(case, folder, env)
         elif case.what == "SIGTERM mid-run":
             child = subprocess.Popen(command(case.argv), cwd=folder, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
@@ -255,6 +269,25 @@ def run_case(case: Case, folder: Path, env: dict[str, str], good_run: Path) -> O
                    user_kept, points, time.perf_counter() - started)
 
 
+def signal_after(case: Case, folder: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run the case; once its stderr shows ``case.send_after``, send ``case.send`` as a user would (module
+    docstring)."""
+    child = subprocess.Popen(command(case.argv), cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)  # its own process group, as a terminal job has
+    assert child.stderr is not None
+    seen = []
+    for line in child.stderr:
+        seen.append(line)
+        if case.send_after in line:
+            if case.send == "SIGINT":
+                os.killpg(child.pid, signal.SIGINT)
+            else:
+                child.send_signal(getattr(signal, case.send))
+            break
+    out, err = child.communicate()
+    return subprocess.CompletedProcess(child.args, child.returncode, out, "".join(seen) + err)
+
+
 def good_run(root: Path, env: dict[str, str]) -> Path:
     path = root / "good.json"
     subprocess.run(command([*QUICK, "-o", str(path)]), cwd=root, env=env, capture_output=True, check=True)
@@ -278,13 +311,14 @@ def table(outcomes: list[Outcome]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=("bench", "run", "report", "compare"), help="probe one command")
+    parser.add_argument("--case", default="", help="probe only the cases whose description holds this text")
     args = parser.parse_args(argv)
     env = dict(os.environ)  # `python -m` puts the case folder (holding usermodels.py) on sys.path
     with tempfile.TemporaryDirectory(prefix="dlplayground-probe-") as tmp:
         root = Path(tmp)
         good = good_run(root, env)
         outcomes = []
-        for i, case in enumerate(c for c in cases() if args.only in (None, c.command)):
+        for i, case in enumerate(c for c in cases() if args.only in (None, c.command) and args.case in c.what):
             folder = root / f"case{i:02d}"
             folder.mkdir()
             outcome = run_case(case, folder, env, good)

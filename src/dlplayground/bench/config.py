@@ -27,11 +27,15 @@ from dlplayground.devices import dtype_name, parse_device, parse_dtype
 from dlplayground.errors import UserInputError
 from dlplayground.seeding import MAX_SEED
 
-# The full profile spends about what torch.utils.benchmark's blocked_autorange spends per point (0.2 s), split
-# over 6 passes: the passes cost fewer calls per pass, not more time.
-FULL_PASSES = PassConfig(passes=6, pass_time_s=0.035, min_calls=1, max_calls=40, rewarm_calls=1, rewarm_s=0.01)
-QUICK_PASSES = PassConfig(passes=3, pass_time_s=0.01, min_calls=2, max_calls=10, rewarm_calls=1, rewarm_s=0.0)
-FULL_EXPLORE = TimerConfig(warmup_calls=2, warmup_s=0.02, min_rounds=3, max_rounds=20, target_time_s=0.03)
+# Each pass runs in a fresh worker process, whose start-up (importing torch and transformers, building the
+# models: about 4.5 s for the six built-in models on a 2-core CPU, two workers starting side by side) is paid per
+# pass; the passes pay for it with fewer and shorter visits, not by running longer: 3 passes of 0.01 s per point
+# (6 of 0.035 s when the passes ran in one process), within 3x a bare torch.utils.benchmark sweep of the points.
+FULL_PASSES = PassConfig(passes=3, pass_time_s=0.01, min_calls=1, max_calls=40, rewarm_calls=1, rewarm_s=0.005)
+QUICK_PASSES = PassConfig(passes=2, pass_time_s=0.01, min_calls=2, max_calls=10, rewarm_calls=1, rewarm_s=0.0)
+# One warm-up call absorbs a shape's first-call costs (4-12 % on the slow points); then the fastest of at least two
+# timed calls (three calls in all at a slow point, whose calls dominate the exploration's time).
+FULL_EXPLORE = TimerConfig(warmup_calls=1, warmup_s=0.02, min_rounds=2, max_rounds=20, target_time_s=0.03)
 QUICK_EXPLORE = TimerConfig(warmup_calls=1, warmup_s=0.0, min_rounds=3, max_rounds=10, target_time_s=0.01)
 FULL_TIMER = FULL_EXPLORE
 """A one-block timer setting for scripts that time a single point (``benchmarks/compare_timers.py``)."""
@@ -90,8 +94,9 @@ class BenchOptions:
                              default="")
     max_call_s: str = _option("--max-call-s", "per-model time cap: the doubling stops before a batch whose call "
                               "takes longer than this many seconds (default 1; --quick 0.05)", default="")
-    passes: str = _option("--passes", "interleaved passes over all points; intervals come from the differences "
-                          "between passes (default 6; --quick 3; at least 2)", default="")
+    passes: str = _option("--passes", "interleaved passes over all points, each in a fresh worker process; "
+                          "intervals come from the differences between passes (default "
+                          f"{FULL_PASSES.passes}; --quick {QUICK_PASSES.passes}; at least 2)", default="")
     seed: str = _option("--seed", "seed of the passes' random visiting order", default="0")
     dtype: str = _option("--dtype", "float32, bfloat16 or float16 (as the device supports)", default="float32")
     threads: str = _option("--threads", "torch intra-op threads, fixed and recorded (default: torch's current "
@@ -108,6 +113,9 @@ class BenchOptions:
     variants: str = _option("--variants", "comma-separated variants of every model, each swept like a model of "
                             "its own in the same passes: eager, compile, cudagraphs (CUDA), channels_last (4-D "
                             "inputs) (default: eager)", default="eager")
+    in_process_passes: bool = _option("--in-process-passes", "run every pass in this process instead of a fresh "
+                                      "worker process per pass (for debugging: the intervals then miss what "
+                                      "differs between processes)", default=False)
     trace: str = _option("--trace-dir", "write a torch.profiler TensorBoard trace per point into this folder "
                         "(pytest reserves --trace; `dlplayground bench --trace DIR` maps here)",
                          default="")
@@ -138,6 +146,8 @@ class BenchConfig:
     trace_dir: str | None
     variants: tuple[str, ...] = (EAGER,)
     memory_budget_gb: float | None = None
+    in_process_passes: bool = False
+    """Run the passes in this process (``--in-process-passes``) instead of one fresh worker process per pass."""
 
     @property
     def back_to_back(self) -> bool:
@@ -188,6 +198,7 @@ class BenchConfig:
         return cls(device=device, dtype=dtype, models=models, explicit_batch_sizes=explicit, threads=threads,
                    quick=opts.quick, explore_timer=explore_timer, range_=range_, passes=passes,
                    saturation=saturation, trace_dir=opts.trace or None, variants=variants,
+                   in_process_passes=opts.in_process_passes,
                    memory_budget_gb=(_positive_float(opts.memory_budget_gb, "--memory-budget-gb")
                                      if opts.memory_budget_gb.strip() else None))
 
@@ -200,7 +211,7 @@ class BenchConfig:
             "threads": self.threads, "quick": self.quick, "explore_timer": self.explore_timer.__dict__,
             "range": self.range_.__dict__, "passes": self.passes.__dict__, "back_to_back": self.back_to_back,
             "saturation": self.saturation.__dict__, "trace_dir": self.trace_dir, "variants": list(self.variants),
-            "memory_budget_gb": self.memory_budget_gb,
+            "memory_budget_gb": self.memory_budget_gb, "in_process_passes": self.in_process_passes,
         }
 
 

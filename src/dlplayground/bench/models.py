@@ -102,8 +102,12 @@ BUILTIN_MODELS: dict[str, ModelSpec] = {
 }
 
 
-def resolve_model(name: str) -> ModelSpec:
-    """Look up a built-in model by name, or import a user factory given as ``package.module:factory``."""
+def resolve_model(name: str, *, check: bool = True) -> ModelSpec:
+    """Look up a built-in model by name, or import a user factory given as ``package.module:factory``.
+
+    ``check`` calls a user factory once to check its contract (``_check_user_model``); a pass worker, which
+    builds models the parent already checked, skips that second build.
+    """
     if name in BUILTIN_MODELS:
         return BUILTIN_MODELS[name]
     if ":" not in name:
@@ -120,7 +124,8 @@ def resolve_model(name: str) -> ModelSpec:
     if not callable(factory):
         raise UserInputError(f"--models {name!r}: module {module_name!r} has no callable {attr!r}")
     spec = ModelSpec(name, "user", factory, f"user model {name}")
-    _check_user_model(spec)
+    if check:
+        _check_user_model(spec)
     return spec
 
 

@@ -5,12 +5,14 @@ in one block each, that drift lands on a whole model or a whole batch range, and
 block can see it. Visiting every (model, batch) point once per pass, in a new seeded random order across *all*
 models each pass, spreads the drift over every point, and the differences between a point's passes show how
 large it was (``dlplayground.bench.noise``). This is Google Benchmark's random interleaving and asv's
-interleaved processes, within one process.
+interleaved processes; each pass runs in a fresh worker process (``dlplayground.bench.worker``), so the passes
+also differ in what a process fixes for its lifetime.
 
 Each visit re-warms the model briefly (caches and thread pools cooled while other points ran; not for calls
-longer than ``rewarm_max_call_s``), then times a fixed number of calls: enough to fill ``pass_time_s`` at
-the exploratory call time, within ``[min_calls, max_calls]``. The passes spend the time budget by taking fewer
-calls per pass, not by running longer.
+longer than ``rewarm_max_call_s``, except in a fresh worker, where every point's first call is untimed), then
+times a fixed number of calls: enough to fill ``pass_time_s`` at the exploratory call time, within
+``[min_calls, max_calls]``. The passes spend the time budget by taking fewer calls per pass, not by running
+longer.
 """
 
 from __future__ import annotations
@@ -62,13 +64,22 @@ class PassConfig:
         wanted = math.ceil(self.pass_time_s / call_s) if call_s > 0 else self.max_calls
         return max(self.min_calls, min(self.max_calls, wanted))
 
-    def visit_timer(self, call_s: float, *, threads: int | None, back_to_back: bool) -> TimerConfig:
-        """The shared timer's settings for one visit of a point whose call takes about ``call_s``."""
+    def visit_timer(self, call_s: float, *, threads: int | None, back_to_back: bool,
+                    fresh_process: bool = False) -> TimerConfig:
+        """The shared timer's settings for one visit of a point whose call takes about ``call_s``.
+
+        ``fresh_process``: the visit is the point's first call in its process (a pass worker), so even a slow
+        point gets one untimed call: the first call at a shape pays for lazy initialisation, kernel selection
+        and the allocator growing, which are not the model's latency.
+        """
         calls = self.calls_for(call_s)
-        # A slow call is not re-warmed: its own length dwarfs a cold cache, and re-warming it would double the
-        # cost of the slowest points (they already ran in the exploration).
+        # A slow call is not re-warmed in the process that explored it: its own length dwarfs a cold cache, and
+        # re-warming it would double the cost of the slowest points (they already ran in the exploration).
         rewarm = call_s <= self.rewarm_max_call_s
-        return TimerConfig(warmup_calls=self.rewarm_calls if rewarm else 0, warmup_s=self.rewarm_s if rewarm else 0.0,
+        warmup_calls = self.rewarm_calls if rewarm else 0
+        if fresh_process:
+            warmup_calls = max(1, warmup_calls)
+        return TimerConfig(warmup_calls=warmup_calls, warmup_s=self.rewarm_s if rewarm else 0.0,
                            min_rounds=calls, max_rounds=calls, target_time_s=self.pass_time_s, threads=threads,
                            back_to_back=back_to_back)
 

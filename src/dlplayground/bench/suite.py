@@ -20,6 +20,7 @@ from __future__ import annotations
 import pytest
 
 from dlplayground.bench.sweep import PointFailed, PointSkipped
+from dlplayground.bench.worker import WorkerFailed
 from dlplayground.devices import dtype_name
 from dlplayground.results import TimingRecord
 
@@ -42,10 +43,13 @@ def test_inference(benchmark, sweep, model_name: str, batch_size: int, pytestcon
     config = sweep.config
     benchmark.group = f"{model_name} on {config.device} ({dtype_name(config.dtype)})"
     # The first test runs the whole measurement (a minute or more): let its progress lines through.
-    with pytestconfig.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
-        sweep.measure()
     try:
+        with pytestconfig.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+            sweep.measure()
         record = sweep.outcome(model_name, batch_size)
+    except WorkerFailed as failure:  # a pass's worker crashed: one line naming the pass and its last words
+        benchmark.skipped = True
+        pytest.fail(str(failure), pytrace=False)
     except PointSkipped as reason:
         benchmark.skipped = True
         pytest.skip(str(reason))

@@ -8,36 +8,46 @@ The run has four phases, all before the first result is reported:
    record says why each model stopped;
 3. **passes** -- every (model, batch) point of every model is visited once per pass, in a fresh seeded random
    order per pass (``dlplayground.bench.passes``), each visit a short re-warm-up and a fixed number of timed
-   calls through the shared timer (``dlplayground.bench.timing.time_visit``); every sample keeps its pass index.
-   An out-of-memory error during a pass makes that batch the model's OOM boundary and drops it and every
-   larger batch of that model; any other error (a user model that raises) does the same, recorded as that
-   model's failure, so the other points and models are kept;
-4. **costs** -- after timing, never inside it: one more forward pass per point counts its FLOPs and estimates
-   its bytes moved (``dlplayground.bench.flops``), and with ``trace_dir`` a profiler trace is recorded.
+   calls through the shared timer (``dlplayground.bench.visits.visit_point``); every sample keeps its pass index.
+   Each pass runs in a fresh worker process (``dlplayground.bench.worker``: a point's speed is fixed per process,
+   and only passes in different processes see that), except when a clock or sync is injected (the fake-clock
+   tests), when a variant compiles or captures per shape (a worker would recompile every shape every pass),
+   when a model cannot be rebuilt by name, or with ``--in-process-passes``; the envelope's config records the
+   unit (``passes.unit``: ``process`` or ``in-process``, and why). An out-of-memory error during a pass makes
+   that batch the model's OOM boundary and drops it and every larger batch of that model; any other error (a
+   user model that raises) does the same, recorded as that model's failure, so the other points and models are
+   kept. A worker that crashes stops the run with ``WorkerFailed`` (one line: the pass and the worker's last
+   words), keeping the completed passes as an interrupt does;
+4. **costs** -- never inside timing: one more forward pass per point counts its FLOPs and estimates its bytes
+   moved (``dlplayground.bench.flops``), one more its memory, and with ``trace_dir`` a profiler trace is
+   recorded; then the model is freed. With in-process passes this comes after the passes. With passes in
+   workers it comes before them (the parent's last use of its models; its timing is over), so the models are
+   freed before the first worker starts and the workers never share the memory or the device with them.
+   (Counting the costs while the first workers start was tried: on two cores the forward passes and the
+   workers' imports slowed each other down more than they overlapped.)
 
 The pytest suite (``dlplayground.bench.suite``) has one test per candidate point; the first test runs
 ``measure()``, and each test then reports its point (or is skipped with the reason: past the range, or past
 the OOM boundary; or fails with the model's error, at the batch that raised it). The sweep produces the
 ``dlplayground`` section of the JSON.
 
-An interrupt (Ctrl-C, SIGTERM) during the passes keeps what was measured: the points of every pass completed
-so far (or of the first, partial pass when none was) become records, the sweep is marked ``incomplete`` with
-the reason, and the interrupt goes on to stop the run; ``dlplayground bench`` then writes those points to a
-file marked incomplete.
+An interrupt (Ctrl-C, SIGTERM; also a worker stopped by either) during the passes keeps what was measured: the
+points of every pass completed so far (or of the first, partial pass when none was) become records, the sweep
+is marked ``incomplete`` with the reason, and the interrupt goes on to stop the run; ``dlplayground bench`` then
+writes those points to a file marked incomplete.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
-import zlib
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from dlplayground.bench.config import BenchConfig
 from dlplayground.bench.explore import (
@@ -51,7 +61,7 @@ from dlplayground.bench.explore import (
 )
 from dlplayground.bench.flops import count_forward
 from dlplayground.bench.memory import check_against_oom, fill_batch, forward_peak_bytes
-from dlplayground.bench.models import InputFactory, ModelSpec, build
+from dlplayground.bench.models import ModelSpec
 from dlplayground.bench.noise import point_noise
 from dlplayground.bench.passes import pass_order
 from dlplayground.bench.peaks import FULL_PEAKS, QUICK_PEAKS, Peaks, measure_peaks
@@ -59,17 +69,27 @@ from dlplayground.bench.profiling import trace_point
 from dlplayground.bench.record import SweepRecord
 from dlplayground.bench.roofline import Roofs, diagnose_record, place
 from dlplayground.bench.saturation import Saturation, analyse
-from dlplayground.bench.timing import Visit, inference_call, time_call, time_visit
+from dlplayground.bench.timing import TimerConfig, Visit, inference_call, time_call
 from dlplayground.bench.variants import (
     CUDAGRAPHS,
     EAGER,
     Speedup,
     VariantBuild,
     VariantSkipped,
-    build_variant,
     first_call_s,
     remedy_text,
     speedups,
+)
+from dlplayground.bench.visits import BuiltModel, VisitError, build_for_timing, point_inputs, visit_point
+from dlplayground.bench.worker import (
+    START_TOGETHER,
+    BuildJob,
+    PassJob,
+    VisitJob,
+    WorkerFailed,
+    WorkerModel,
+    Workers,
+    rebuildable,
 )
 from dlplayground.devices import (
     dtype_name,
@@ -81,7 +101,11 @@ from dlplayground.devices import (
 from dlplayground.errors import error_text, first_line
 from dlplayground.progress import progress, track
 from dlplayground.results import BATCH_SIZE_STUDY, SCHEMA_VERSION, TimingRecord, jsonable, make_envelope
-from dlplayground.seeding import seed_everything
+
+PROCESS = "process"
+IN_PROCESS = "in-process"
+"""The unit of a pass (``passes.unit`` in the envelope's config): a fresh worker process, or this process."""
+Point = tuple[str, int]
 
 
 @dataclass
@@ -89,14 +113,14 @@ class ModelSweep:
     """The state of one model's sweep."""
 
     spec: ModelSpec
-    model: nn.Module | None = None
-    """What is timed: the built variant (the eager model itself for ``eager``)."""
-    eager: nn.Module | None = None
-    """The eager model under the variant, for counting FLOPs (the same arithmetic, followable by the counter)."""
-    make_input: InputFactory | None = None
+    built: BuiltModel | None = None
+    """The model as timed in this process (None before it is built and once its points are done)."""
     variant: VariantBuild | None = None
+    """The built variant (kept for the record after the model is freed)."""
     variant_skipped: str | None = None
     first_call_s: dict[int, float] = field(default_factory=dict)
+    costs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Per batch, the record's cost fields (memory, FLOPs, bytes moved), once counted."""
     range: RangeResult | None = None
     visits: dict[int, list[Visit]] = field(default_factory=dict)
     """Per batch, one visit per pass so far."""
@@ -157,13 +181,6 @@ class PointFailed(Exception):
     """A point whose model raised an error (not out-of-memory) at that batch; the message names the error."""
 
 
-def prepare_inputs(batch: torch.Tensor | tuple[torch.Tensor, ...], device: torch.device, dtype: torch.dtype):
-    """Move a batch to the device; floating tensors take the benchmark dtype, integer ids stay integers."""
-    items = batch if isinstance(batch, tuple) else (batch,)
-    moved = tuple(t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype) for t in items)
-    return moved if isinstance(batch, tuple) else moved[0]
-
-
 class Sweep:
     """Runs the phases of a batch-size study (module docstring) and keeps their records.
 
@@ -178,6 +195,7 @@ class Sweep:
         chosen = [s for s in config.models if models is None or s.name in models]
         self.models = {spec.name: ModelSweep(spec) for spec in chosen}
         self._clock, self._sync = clock, sync
+        self._injected = clock is not time.perf_counter or sync is not synchronize
         self._peaks = peaks
         self._measured = False
         self._failure: BaseException | None = None
@@ -186,6 +204,8 @@ class Sweep:
         self._passes_done = 0
         self.incomplete: str | None = None
         """Why the sweep holds fewer points or passes than configured (an interrupt), or None when complete."""
+        self.pass_unit: tuple[str, str] | None = None
+        """Where the passes ran (``PROCESS`` or ``IN_PROCESS``) and why; None before the passes began."""
 
     @property
     def failures(self) -> dict[str, tuple[int | None, str]]:
@@ -211,13 +231,20 @@ class Sweep:
                 self._phase = f"exploring {sweep.spec.name}'s range"
                 self._explore(sweep)
             self._align_variants()
-            self._passes()
-            self._phase = "counting costs"
+            self.pass_unit = self._choose_unit()
+            workers = self._workers() if self.pass_unit[0] == PROCESS else None
+            with contextlib.ExitStack() as stack:
+                if workers is not None:
+                    stack.callback(workers.close)  # stops the workers still running or waiting
+                    self._count_costs()  # the parent's last use of its models, freed before any worker starts
+                self._passes(workers)
+            if workers is None:
+                self._count_costs()
             for sweep in self.models.values():
                 self._finish(sweep)
-        except KeyboardInterrupt as exc:
+        except (KeyboardInterrupt, WorkerFailed) as exc:
             self._failure = exc
-            self._keep_partial()
+            self._keep_partial(exc)
             raise
         except BaseException as exc:
             self._failure = exc  # every later point reports the same failure, not a made-up skip reason
@@ -229,26 +256,18 @@ class Sweep:
 
     def _build(self, sweep: ModelSweep) -> None:
         """Build the model (and its variant); ``VariantSkipped`` when the variant cannot be built here."""
-        seed_everything(0)  # identical weights in every run, so runs compare like with like
-        model, make_input = build(sweep.spec)
-        sweep.eager = sweep.model = model.to(device=self.config.device, dtype=self.config.dtype).eval()
-        sweep.make_input = make_input
-        if sweep.spec.variant != EAGER:
-            sample = prepare_inputs(make_input(1), self.config.device, self.config.dtype)
-            sweep.variant = build_variant(sweep.spec.variant, sweep.eager, sample, self.config.device, self._sync)
-            sweep.model = sweep.variant.model
-            if sweep.variant.compiles_per_shape and sweep.variant.compile_s is not None:
-                sweep.first_call_s[1] = sweep.variant.compile_s
+        sweep.built = build_for_timing(sweep.spec, self.config.device, self.config.dtype, self._sync)
+        sweep.variant = sweep.built.variant
+        if sweep.variant is not None and sweep.variant.compiles_per_shape and sweep.variant.compile_s is not None:
+            sweep.first_call_s[1] = sweep.variant.compile_s
         # The timer collects garbage before every visit; with torch and the models loaded a full collection
         # takes 0.1-0.4 s. Freezing what exists now (models, modules) leaves the timer only the new objects.
         gc.collect()
         gc.freeze()
 
     def _inputs(self, sweep: ModelSweep, batch_size: int):
-        """The point's batch: the same data at every visit (seeded per point), on the device."""
-        torch.manual_seed(zlib.crc32(f"{sweep.spec.base_name}@{batch_size}".encode()))  # same data every variant
-        inputs = prepare_inputs(sweep.make_input(batch_size), self.config.device, self.config.dtype)
-        return sweep.variant.prepare(inputs) if sweep.variant is not None else inputs
+        """The point's batch: the same data at every visit and in every process (seeded per point)."""
+        return point_inputs(sweep.built, sweep.spec, batch_size, self.config.device, self.config.dtype)
 
     def _explore(self, sweep: ModelSweep) -> None:
         name = sweep.spec.name
@@ -257,7 +276,7 @@ class Sweep:
         except VariantSkipped as reason:  # not a failure: this variant does not exist here
             sweep.variant_skipped = str(reason)
             sweep.range = RangeResult((), (), VARIANT_SKIPPED, str(reason))
-            sweep.model = sweep.eager = sweep.make_input = None
+            sweep.built = None
             progress(f"{name}: skipped ({reason}); the other variants still run")
             return
         except Exception as exc:  # a user factory that raises: this model fails, the others still run
@@ -285,9 +304,9 @@ class Sweep:
             if compiles and batch_size not in sweep.first_call_s:
                 # A compiled or graph-captured variant compiles/captures at each new shape: keep that out of
                 # every timing, and record it.
-                sweep.first_call_s[batch_size] = first_call_s(sweep.model, inputs, self.config.device,
+                sweep.first_call_s[batch_size] = first_call_s(sweep.built.model, inputs, self.config.device,
                                                               self._sync)
-            samples, _, _ = time_call(inference_call(sweep.model, inputs), self.config.device,
+            samples, _, _ = time_call(inference_call(sweep.built.model, inputs), self.config.device,
                                       self.config.explore_timer, clock=self._clock, sync=self._sync)
         except Exception as exc:
             if not is_out_of_memory(exc):
@@ -344,65 +363,143 @@ class Sweep:
                                           stop_detail=detail)
                     progress(f"{sweep.spec.name}: range {extended} (its variants reached them){ended}")
 
-    def _passes(self) -> None:
+    def _choose_unit(self) -> tuple[str, str]:
+        """Where the passes run, and why (module docstring)."""
+        if self.config.in_process_passes:
+            return IN_PROCESS, "--in-process-passes"
+        if self._injected:
+            return IN_PROCESS, "a clock or sync was injected"
+        measured = [s for s in self.models.values() if s.batch_sizes]
+        compiles = [s.spec.name for s in measured if s.variant is not None and s.variant.compiles_per_shape]
+        if compiles:
+            return IN_PROCESS, f"{compiles[0]} compiles or captures per batch size"
+        unnamed = [s.spec.name for s in measured if not rebuildable(s.spec)]
+        if unnamed:
+            return IN_PROCESS, f"{unnamed[0]} cannot be rebuilt by name in a worker"
+        return PROCESS, "each pass in a fresh worker process"
+
+    def _workers(self) -> Workers:
+        """The workers of the passes (none started yet): every model that has points, as the parent built it."""
+        build = BuildJob(device=str(self.config.device), dtype=dtype_name(self.config.dtype),
+                         models=tuple(WorkerModel.of(s.spec) for s in self.models.values() if s.batch_sizes))
+        return Workers(build, self.config.passes.passes, together=START_TOGETHER.get(self.config.device.type, 1))
+
+    def _passes(self, workers: Workers | None) -> None:
+        """Every point once per pass, in this process (``workers`` None) or each pass in a fresh worker."""
         plan = self.config.passes
         points = [(name, b) for name, s in self.models.items() for b in s.batch_sizes]
         calls = {(name, b): s.range.call_s[s.range.batch_sizes.index(b)]
                  for name, s in self.models.items() for b in s.batch_sizes}
-        progress(f"measuring {len(points)} points in {plan.passes} interleaved passes")
-        visits = ((p, point) for p in range(plan.passes) for point in pass_order(points, p, plan.seed))
-        for p, (name, batch_size) in track(visits, "passes", total=plan.passes * len(points), unit="visit"):
-            self._passes_done, self._phase = p, f"pass {p + 1} of {plan.passes}"
-            sweep = self.models[name]
-            if batch_size not in sweep.batch_sizes:
-                continue  # dropped by an out-of-memory error or a failure earlier in the passes
-            timer = plan.visit_timer(calls[name, batch_size], threads=self.config.threads,
-                                     back_to_back=self.config.back_to_back)
-            try:
-                inputs = self._inputs(sweep, batch_size)
-                visit = time_visit(inference_call(sweep.model, inputs), self.config.device, timer,
-                                   clock=self._clock, sync=self._sync)
-            except Exception as exc:
-                if not is_out_of_memory(exc):
-                    sweep.failed_batch_size, sweep.failure = batch_size, error_text(exc)
-                    sweep.failed_during_passes = True
-                    progress(f"{name}: batch {batch_size} failed during a pass ({sweep.failure}); it and larger "
-                             "batches dropped, the other points still run")
-                    continue
-                empty_cache(self.config.device)
-                sweep.oom_batch_size, sweep.oom_message = batch_size, first_line(exc)
-                sweep.oom_during_passes = True
-                progress(f"{name}: out of memory at batch {batch_size} during a pass; it and larger batches dropped")
-                continue
-            del inputs
-            sweep.visits.setdefault(batch_size, []).append(visit)
+        progress(f"measuring {len(points)} points in {plan.passes} interleaved passes, "
+                 + ("each in a fresh worker process" if workers else f"in this process ({self.pass_unit[1]})"))
+        timers = {point: plan.visit_timer(call_s, threads=self.config.threads, back_to_back=self.config.back_to_back,
+                                          fresh_process=workers is not None)
+                  for point, call_s in calls.items()}
+
+        def visits() -> Iterator[tuple[Point, Visit | VisitError | None]]:
+            for p in range(plan.passes):
+                self._phase = f"pass {p + 1} of {plan.passes}"
+                order = pass_order(points, p, plan.seed)
+                note = yield from (self._pass_in_process(order, timers) if workers is None else
+                                   self._pass_in_worker(workers, p, order, timers))
+                self._passes_done = p + 1
+                self._phase = f"starting pass {p + 2} of {plan.passes}" if p + 1 < plan.passes else "ending the passes"
+                if note:  # said once the pass counts as completed, so an interrupt after it keeps the pass
+                    progress(note)
+
+        with contextlib.closing(visits()) as outcomes:  # closing stops the pass's worker (an interrupt)
+            for (name, batch_size), outcome in track(outcomes, "passes", total=plan.passes * len(points),
+                                                     unit="visit"):
+                self._take(self.models[name], batch_size, outcome)
         self._passes_done = plan.passes
 
-    def _keep_partial(self) -> None:
-        """After an interrupt: turn the visits of the passes completed so far into records (module docstring).
+    def _pass_in_process(self, order: list[Point], timers: dict[Point, TimerConfig]
+                         ) -> Generator[tuple[Point, Visit | VisitError | None], None, str]:
+        """A pass in this process, one visit at a time (None for a point dropped earlier)."""
+        for name, batch_size in order:
+            sweep = self.models[name]
+            outcome = None
+            if batch_size in sweep.batch_sizes:
+                outcome = visit_point(sweep.built, sweep.spec, batch_size, self.config.device, self.config.dtype,
+                                      timers[name, batch_size], clock=self._clock, sync=self._sync)
+            yield (name, batch_size), outcome
+        return ""
+
+    def _pass_in_worker(self, workers: Workers, p: int, order: list[Point], timers: dict[Point, TimerConfig]
+                        ) -> Generator[tuple[Point, Visit | VisitError | None], None, str]:
+        """Pass ``p`` in its fresh worker process (``dlplayground.bench.worker``): the points not dropped yet, in
+        the pass's order, each outcome yielded as the worker reports it (None for a point dropped earlier);
+        returns the pass's progress line."""
+        live = [(name, b) for name, b in order if b in self.models[name].batch_sizes]
+        job = PassJob(pass_index=p, passes=self.config.passes.passes,
+                      visits=tuple(VisitJob(name, b, timers[name, b]) for name, b in live))
+        with contextlib.closing(workers.for_pass(p)) as worker:
+            started = time.perf_counter()
+            with contextlib.closing(worker.run(job)) as reports:
+                for point in order:
+                    yield point, next(reports) if point in live else None
+                next(reports, None)  # the worker's exit is checked after its last visit
+        return (f"{worker.name}: {len(live)} visits in {time.perf_counter() - started:.1f} s in a fresh worker "
+                f"(it took {worker.ready_s:.1f} s to start and build the models)")
+
+    def _take(self, sweep: ModelSweep, batch_size: int, outcome: Visit | VisitError | None) -> None:
+        """Keep one visit's outcome: its samples, or (on an error) that batch and larger ones dropped."""
+        if outcome is None or batch_size not in sweep.batch_sizes:
+            return  # not visited: dropped by an out-of-memory error or a failure earlier in the passes
+        name = sweep.spec.name
+        if isinstance(outcome, Visit):
+            sweep.visits.setdefault(batch_size, []).append(outcome)
+        elif outcome.out_of_memory:
+            sweep.oom_batch_size, sweep.oom_message = batch_size, outcome.message
+            sweep.oom_during_passes = True
+            progress(f"{name}: out of memory at batch {batch_size} during a pass; it and larger batches dropped")
+        else:
+            sweep.failed_batch_size, sweep.failure = batch_size, outcome.message
+            sweep.failed_during_passes = True
+            progress(f"{name}: batch {batch_size} failed during a pass ({sweep.failure}); it and larger batches "
+                     "dropped, the other points still run")
+
+    def _keep_partial(self, cause: BaseException) -> None:
+        """After an interrupt or a failed worker: turn the visits of the passes completed so far into records
+        (module docstring).
 
         Every kept point then has the same number of passes (the completed ones; or the first, partial pass when
-        none was complete, so a long first pass is not thrown away). Costs and traces are not counted: the user
-        asked to stop.
+        none was complete, so a long first pass is not thrown away). Costs not counted by then are not: the user
+        asked to stop, or the run cannot go on.
         """
         keep = max(1, self._passes_done)
         measured = any(v for s in self.models.values() for v in s.visits.values())
         kept = (f"kept the points of the {keep} completed pass(es)" if self._passes_done else
                 "kept the points of the first, partial pass" if measured else "no point had been measured yet")
-        self.incomplete = f"interrupted while {self._phase}; {kept} (of {self.config.passes.passes} passes)"
+        what = f"interrupted while {self._phase}" if isinstance(cause, KeyboardInterrupt) else str(cause)
+        self.incomplete = f"{what}; {kept} (of {self.config.passes.passes} passes)"
         for sweep in self.models.values():
             sweep.visits = {b: v[:keep] for b, v in sweep.visits.items() if v}
             if not sweep.records:
-                self._finish(sweep, costs=False)
-        progress(f"interrupted: {sum(len(s.records) for s in self.models.values())} points kept ({self.incomplete})")
+                self._finish(sweep)
+        stopped = "interrupted" if isinstance(cause, KeyboardInterrupt) else "stopped"
+        progress(f"{stopped}: {sum(len(s.records) for s in self.models.values())} points kept ({self.incomplete})")
 
-    def _finish(self, sweep: ModelSweep, *, costs: bool = True) -> None:
-        """Assemble each point's record from its visits, then count costs and trace (untimed).
+    def _count_costs(self) -> None:
+        """Count every point's costs (untimed: module docstring), then free each model's weights."""
+        self._phase = "counting costs"
+        for sweep in self.models.values():
+            if sweep.built is not None:
+                for batch_size in sweep.batch_sizes:
+                    inputs = self._inputs(sweep, batch_size)
+                    sweep.costs[batch_size] = {**self._memory(sweep, inputs), **self._flops(sweep, inputs)}
+                    if self.config.trace_dir:
+                        path = trace_point(sweep.built.model, inputs, Path(self.config.trace_dir),
+                                           model_name=sweep.spec.name, batch_size=batch_size,
+                                           device=self.config.device)
+                        sweep.traces.append(str(path))
+            sweep.built = None  # free the weights once the model's costs are counted
+            if sweep.variant is not None:
+                sweep.variant.model = None  # type: ignore[assignment] -- the compiled graphs go with the weights
+            empty_cache(self.config.device)
 
-        The records are kept only once all are built, so an interrupt here leaves none half-done
-        (``_keep_partial`` then builds them again, without costs).
-        """
-        name = sweep.spec.name
+    def _finish(self, sweep: ModelSweep) -> None:
+        """Assemble each point's record from its visits and its costs (where they were counted)."""
         records = []
         for batch_size in sweep.batch_sizes:
             visits = sweep.visits.get(batch_size, [])
@@ -411,57 +508,47 @@ class Sweep:
             times = tuple(t for v in visits for t in v.times_s)
             index = tuple(p for p, v in enumerate(visits) for _ in v.times_s)
             blocks = tuple(v.block_s for v in visits if v.block_s is not None)
-            record = TimingRecord(
-                model=name, family=sweep.spec.family, device=str(self.config.device),
+            costs = sweep.costs.get(batch_size, {"memory_kind": "not measured: the run stopped before its costs"})
+            records.append(TimingRecord(
+                model=sweep.spec.name, family=sweep.spec.family, device=str(self.config.device),
                 dtype=dtype_name(self.config.dtype), batch_size=batch_size, threads=visits[0].threads,
                 warmup_calls=visits[0].warmup_calls, times_s=times, pass_index=index,
-                block_times_s=blocks if len(blocks) == len(visits) else (), timer=visits[0].timer,
-                memory_kind="not measured: the run was interrupted before its memory phase")
-            if costs:
-                inputs = self._inputs(sweep, batch_size)
-                record = self._with_memory(sweep, inputs, record)
-                record = self._with_cost(sweep, inputs, record)
-                if self.config.trace_dir:
-                    path = trace_point(sweep.model, inputs, Path(self.config.trace_dir), model_name=name,
-                                       batch_size=batch_size, device=self.config.device)
-                    sweep.traces.append(str(path))
-            records.append(record)
+                block_times_s=blocks if len(blocks) == len(visits) else (), timer=visits[0].timer, **costs))
         sweep.records = records
-        sweep.model = sweep.eager = sweep.make_input = None  # free the weights once the model's points are done
-        if sweep.variant is not None:
-            sweep.variant.model = None  # type: ignore[assignment] -- the compiled graphs go with the weights
-        empty_cache(self.config.device)
 
-    def _with_memory(self, sweep: ModelSweep, inputs, record: TimingRecord) -> TimingRecord:
-        """The record with the memory of one (untimed) forward at its batch: parameters, inputs and the peak of
-        tensors allocated during the forward (``dlplayground.bench.memory``), so memory can be read per batch.
+    def _memory(self, sweep: ModelSweep, inputs) -> dict[str, Any]:
+        """The memory of one (untimed) forward at the point's batch, as record fields: parameters, inputs and
+        the peak of tensors allocated during the forward (``dlplayground.bench.memory``), so memory can be read
+        per batch.
 
         A graph-captured variant allocates its buffers at capture, not during a replay: its eager model, whose
         forward the graph holds, is measured instead.
         """
-        model = sweep.eager if sweep.spec.variant == CUDAGRAPHS else sweep.model
+        model = sweep.built.eager if sweep.spec.variant == CUDAGRAPHS else sweep.built.model
         try:
-            peak = forward_peak_bytes(model, inputs, self.config.device)
+            # No warm-up forward: every point already ran in this process's exploration, which paid the
+            # one-time allocations the warm-up exists for.
+            peak = forward_peak_bytes(model, inputs, self.config.device, warmup_calls=0)
         except Exception as exc:  # user code again (one more forward); keep the timing, say why
-            return replace(record, memory_kind=f"not measured: {error_text(exc)}")
+            return {"memory_kind": f"not measured: {error_text(exc)}"}
         kind = f"{peak.kind}, plus parameters and inputs"
-        return replace(record, peak_memory_bytes=peak.peak_bytes, memory_kind=kind if peak.peak_bytes else peak.kind)
+        return {"peak_memory_bytes": peak.peak_bytes, "memory_kind": kind if peak.peak_bytes else peak.kind}
 
     @staticmethod
-    def _with_cost(sweep: ModelSweep, inputs, record: TimingRecord) -> TimingRecord:
-        """The record with the FLOPs and estimated bytes of one (untimed) forward pass filled in.
+    def _flops(sweep: ModelSweep, inputs) -> dict[str, Any]:
+        """The FLOPs and estimated bytes of one (untimed) forward pass, as record fields.
 
         Counting failures (a user model with an operator the counter cannot follow) leave the figures None
         and are noted in the sweep, rather than losing the timed point.
         """
         if sweep.flop_count_error is not None:
-            return record
+            return {}
         try:
-            cost = count_forward(sweep.eager, inputs)
+            cost = count_forward(sweep.built.eager, inputs)
         except Exception as exc:  # the counter runs arbitrary user code; keep the timing, say why
             sweep.flop_count_error = f"{type(exc).__name__}: {first_line(exc)}"
-            return record
-        return replace(record, flops=cost.flops, bytes_moved=cost.bytes_moved)
+            return {}
+        return {"flops": cost.flops, "bytes_moved": cost.bytes_moved}
 
     # -------------------------------------------------------------------------------------- results
     def outcome(self, name: str, batch_size: int) -> TimingRecord:
@@ -562,11 +649,19 @@ class Sweep:
             "schema": SCHEMA_VERSION, "study": BATCH_SIZE_STUDY,
             "environment": {**environment_fingerprint(self.config.device).to_dict(),
                             "peaks": self.peaks().to_dict()},
-            "config": self.config.to_dict(),
+            "config": self._config_dict(),
             "sweeps": {name: s.record(self.config.memory_budget_gb).to_dict() for name, s in self.models.items()},
             "saturation": {name: sat.to_dict() for name, sat in self.saturation().items()},
             **({"incomplete": self.incomplete} if self.incomplete else {}),
         })
+
+    def _config_dict(self) -> dict[str, Any]:
+        """The run's config, with where its passes ran (``passes.unit`` and ``passes.unit_reason``; absent when
+        the run stopped before its passes)."""
+        config = self.config.to_dict()
+        if self.pass_unit is not None:
+            config["passes"] = {**config["passes"], "unit": self.pass_unit[0], "unit_reason": self.pass_unit[1]}
+        return config
 
     def envelope(self) -> dict[str, Any]:
         """The whole results file from the sweep alone, in the layout pytest-benchmark writes.

@@ -37,7 +37,6 @@ from torch import nn
 
 from dlplayground.errors import UserInputError, choices_text, error_text
 from dlplayground.results import TimingRecord
-from dlplayground.stats import hierarchical_resample, median_over_passes, percentile_interval
 
 EAGER = "eager"
 COMPILE = "compile"
@@ -212,6 +211,10 @@ def speedups(eager: Sequence[TimingRecord], variant: Sequence[TimingRecord], *, 
     same machine state: the two-level bootstrap draws the same pass indices for both (``paired``), and the
     ratio's interval carries the drift they did not share, not the drift they did.
     """
+    # Imported here, not at the top: the pass workers (``dlplayground.bench.worker``) build variants but never
+    # compare them, and scipy (under ``stats``) would add a second to every worker's start-up.
+    from dlplayground.stats import hierarchical_resample, median_over_passes, percentile_interval
+
     by_batch = {r.batch_size: r for r in eager}
     out = []
     for record in sorted(variant, key=lambda r: r.batch_size):

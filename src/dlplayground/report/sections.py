@@ -472,12 +472,16 @@ class DocumentBuilder:
             blocks.append(Callout(
                 "Saturation", f"No saturation analysis in this file. Best measured: "
                 f"{fmt_num(best.throughput_items_s)} items/s at batch {best.batch_size}.{stop}", tone="info"))
-        seed = (s.run.envelope.config.get("passes") or {}).get("seed")
+        plan = s.run.envelope.config.get("passes") or {}
+        seed = plan.get("seed")
+        where = {"process": ", each pass in a fresh worker process",
+                 "in-process": f", all in one process ({plan.get('unit_reason') or 'in-process passes'})"}.get(
+            plan.get("unit"), "")
         facts = [("family", s.family + (f": {s.sweep.description}" if s.sweep.description else "")),
                  ("device name", s.run.device_name or "—"),
                  ("threads", fmt_num(s.records[0].threads)), ("timer", s.records[0].timer),
                  ("passes", f"{s.passes} interleaved passes per point"
-                            + (f" (visiting order seed {seed})" if seed is not None else "")),
+                            + (f" (visiting order seed {seed})" if seed is not None else "") + where),
                  ("re-warm-up calls per visit", fmt_num(s.records[0].warmup_calls))]
         if s.sweep.stop_reason:
             facts.append(("range stopped", f"{s.sweep.stop_reason}: {s.sweep.stop_detail}"))
