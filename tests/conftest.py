@@ -17,9 +17,10 @@ installs it); without it the browser tests are skipped with the reason.
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -250,3 +251,13 @@ def chromium() -> str:
     if found is None:
         pytest.skip("chromium is not installed (apt-get install chromium; .ci/run installs it)")
     return found
+
+
+@pytest.fixture
+def sigint_delivered() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt here and in the processes a test starts, as at a terminal, even when this
+    test process inherited SIGINT ignored (a CI runner started under nohup or in the background): a child
+    inherits an ignored signal, and a Python started with SIGINT ignored never raises KeyboardInterrupt."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

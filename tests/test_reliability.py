@@ -275,6 +275,7 @@ def test_a_point_that_raises_is_recorded_and_the_rest_is_written(tmp_path):
     assert "**Failed at batch 4:** The model raised ValueError: shape bug at batch 4." in report
 
 
+@pytest.mark.usefixtures("sigint_delivered")
 @pytest.mark.parametrize(("signal_name", "code", "unit"), [
     ("SIGINT", 130, "process"), ("SIGTERM", 143, "process"), ("SIGTERM", 143, "in-process")])
 def test_an_interrupted_bench_keeps_its_points_in_a_file_marked_incomplete(tmp_path, signal_name, code, unit):

@@ -221,6 +221,7 @@ def test_a_worker_that_crashes_stops_the_run_in_one_line_and_keeps_the_completed
         sweep.outcome("workermodels:crashes", 1)
 
 
+@pytest.mark.usefixtures("sigint_delivered")
 def test_a_model_that_interrupts_its_worker_interrupts_the_run(models_on_path, monkeypatch):
     misbehave(monkeypatch, models_on_path[0], "sigint", start=2, at=1)
     sweep = sweep_of("sigint")
@@ -274,6 +275,7 @@ def test_a_failed_worker_is_one_line_naming_the_pass_and_its_last_words(body, me
     assert str(failed.value) == message
 
 
+@pytest.mark.usefixtures("sigint_delivered")
 def test_a_worker_stopped_by_sigint_is_an_interrupt_of_the_run():
     with pytest.raises(KeyboardInterrupt):
         list(run_pass(BUILD, job(), command=fake_worker("ready(); os.kill(os.getpid(), 2)")))
