@@ -356,7 +356,9 @@ class DocumentBuilder:
         section.blocks.append(Details("How these numbers were measured", [Paragraph(
             "Each point was timed in several interleaved passes: every pass visits every (model, batch) point "
             "once, in a fresh seeded random order, so a slow spell of the machine is spread over all points "
-            "instead of landing on one model or one batch range. Throughput X(b) = b / t(b) from the median "
+            "instead of landing on one model or one batch range; each pass runs in a fresh worker process (each "
+            "model's section says where its passes ran), so what a process fixes for its lifetime (memory "
+            "layout, kernel choice) varies between passes too. Throughput X(b) = b / t(b) from the median "
             "per-call latency t(b). Every interval comes from a two-level bootstrap over the passes, then the "
             "samples within each pass; a point whose per-pass medians spread by more than "
             f"{UNSTABLE_CV:.0%} (coefficient of variation, the threshold at which pyperf warns) is flagged "
