@@ -10,6 +10,7 @@ import datetime as _dt
 import math
 import shutil
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +250,9 @@ class DocumentBuilder:
         pages += [self.experiment_page(run) for run in self.inputs.experiment_runs]
         for run in self.inputs.runs:
             self.warnings += [f"{run.label}: {w}" for w in run.warnings]
+            warning = run.batch.peaks.stability_warning() if run.batch and run.batch.peaks else None
+            if warning:
+                self.warnings.append(f"{run.label}: {warning}")
         studies = sorted({study_title(r.envelope.study) for r in self.inputs.runs})
         n = len(self.inputs.runs)
         subtitle = (f"{n} result file{'s' if n != 1 else ''}: {'; '.join(studies)}. Generated "
@@ -278,9 +282,11 @@ class DocumentBuilder:
         while name in self._pages or name == INDEX:
             name, n = f"{base}-{n}", n + 1
         self._pages.add(name)
-        figure = next((b.path for section in sections for b in Page("", "", [section]).blocks()
+        page = Page(name, title, sections)
+        figure = next((b.path for b in page.blocks()
                        if isinstance(b, FigureBlock) and Path(b.path).suffix.lower() in THUMBNAIL_SOURCES), None)
-        return Page(name, title, sections, card=Card(title, answer, tone, figure=figure))
+        page.card = Card(title, answer, tone, figure=figure)
+        return page
 
     def thumbnail(self, figure: str | None) -> str | None:
         """A small PNG of ``figure`` for the index card (the full figure is several times its size)."""
@@ -318,18 +324,10 @@ class DocumentBuilder:
         return Section("Runs and provenance", self.anchor("runs"), blocks)
 
     def peaks_blocks(self, runs: Sequence[Run]) -> list:
-        """The measured peaks of each batch-size run (folded), and a warning when they were unstable."""
-        blocks: list = []
-        for run in runs:
-            peaks = run.batch.peaks if run.batch is not None else None
-            if peaks is None:
-                continue
-            blocks.append(Details(f"Measured peaks of {run.label} ({run.device_name or 'device'})", [KeyValues(
-                [(k.replace("_", " "), _peak_value(v)) for k, v in peaks.to_dict().items()])]))
-            warning = peaks.stability_warning()
-            if warning:
-                self.warnings.append(f"{run.label}: {warning}")
-        return blocks
+        """The measured peaks of each batch-size run, folded (their stability warning is the index's: ``build``)."""
+        return [Details(f"Measured peaks of {run.label} ({run.device_name or 'device'})", [KeyValues(
+                    [(k.replace("_", " "), _peak_value(v)) for k, v in run.batch.peaks.to_dict().items()])])
+                for run in runs if run.batch is not None and run.batch.peaks is not None]
 
     # ---------------------------------------------------------------------------------- batch size
     def device_page(self, device: str) -> Page:
@@ -340,9 +338,9 @@ class DocumentBuilder:
         title = f"{study_title(BATCH_SIZE_STUDY)}: {device}"
         answer, tone = self.device_answer(device, group)
         section = Section(title, self.anchor(f"batch-size-{device}"), [Callout("Answer", answer, tone=tone)])
-        labels = [self.series_name(s).split(" — ")[0] + (f" ({s.dtype})" if len({g.dtype for g in group}) > 1
-                                                          else "")
-                  + (f" [{s.run.label}]" if len(runs) > 1 else "") for s in group]
+        several_dtypes = len({s.dtype for s in group}) > 1
+        labels = [s.model + (f" ({s.dtype})" if several_dtypes else "") + (f" [{s.run.label}]" if len(runs) > 1 else "")
+                  for s in group]
         png, svg = plots.plot_across(group, labels, self.figure_base("overview", device),
                                      f"Every model on {device}: throughput relative to its best", relative=True,
                                      groups=[s.model for s in group])
@@ -368,7 +366,7 @@ class DocumentBuilder:
             "batch buys latency, not throughput. Without --batch-sizes each model's range was found by doubling "
             "from batch 1 until the knee was confirmed, an out-of-memory error, the latency budget or a cap."
         )]))
-        rooflines, notes = self.roofline_groups()
+        rooflines, notes = self.rooflines
         section.blocks += [Paragraph(note) for run, note in notes if run in runs]
         for run in runs:  # each run's series, then its roofline(s)
             section.children += [self.series_section(s) for s in group if s.run is run]
@@ -555,7 +553,8 @@ class DocumentBuilder:
         return Section(name, self.anchor(name), blocks)
 
     # ---------------------------------------------------------------------------------- roofline
-    def roofline_groups(self) -> tuple[list[tuple[Run, Roofs, list[Series]]], list[tuple[Run, str]]]:
+    @cached_property
+    def rooflines(self) -> tuple[list[tuple[Run, Roofs, list[Series]]], list[tuple[Run, str]]]:
         """``(run, roofs, series)`` for each batch-size run's device/dtype that can be placed on a roofline,
         and a one-line note for each run whose measured peaks have nothing to place.
 
