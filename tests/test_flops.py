@@ -197,3 +197,35 @@ def test_zoo_models_are_counted(tmp_path):
         cost = count_forward(model.eval(), make_input(2))
         assert cost.flops == 2 * per_item, name
         assert cost.bytes_moved > 0
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 10)),
+    lambda: nn.LSTM(10, 20, batch_first=True),
+], ids=["linear", "lstm"])
+def test_the_counter_watching_the_memory_forward_changes_neither_figure(make):
+    """The sweep counts a point's FLOPs inside the forward whose memory peak it measures: both figures must be
+    what each gives on a forward of its own."""
+    from dlplayground.bench.flops import ForwardCounter
+    from dlplayground.bench.memory import forward_peak_bytes
+
+    model = make().eval()
+    x = torch.randn(4, 5, 10) if isinstance(model, nn.LSTM) else torch.randn(4, 32)
+    alone = count_forward(model, x)
+    peak_alone = forward_peak_bytes(model, x, "cpu", warmup_calls=0)
+    counter = ForwardCounter(model)
+    peak_shared = forward_peak_bytes(model, x, "cpu", warmup_calls=0, around=counter)
+    assert peak_shared.activation_peak_bytes == peak_alone.activation_peak_bytes > 0
+    assert counter.cost == alone
+    assert alone.flops > 0
+
+
+def test_a_counter_left_by_an_error_reports_no_cost_and_removes_its_hooks():
+    from dlplayground.bench.flops import ForwardCounter
+
+    model = nn.Linear(4, 4).eval()
+    counter = ForwardCounter(model)
+    with pytest.raises(RuntimeError), counter:
+        model(torch.randn(2, 5))  # wrong width: the forward raises inside the counter
+    assert counter.cost is None
+    assert count_forward(model, torch.randn(2, 4)).flops == 2 * 2 * 4 * 4  # nothing left registered

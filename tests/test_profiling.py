@@ -69,20 +69,30 @@ def make_sweep(tmp_path, trace: bool, *, in_process: bool = False) -> sweep_mod.
     return sweep_mod.Sweep(BenchConfig.from_options(options))
 
 
-def test_sweep_counts_and_traces_each_point_only_after_every_timed_pass(tmp_path, fake_peaks, monkeypatch):
+def test_sweep_counts_each_point_once_in_its_exploration_and_traces_only_after_every_timed_pass(
+        tmp_path, fake_peaks, monkeypatch):
     order = []
-    real_visit, real_count, real_trace = sweep_mod.visit_point, sweep_mod.count_forward, sweep_mod.trace_point
+    real_visit, real_peak, real_trace = sweep_mod.visit_point, sweep_mod.forward_peak_bytes, sweep_mod.trace_point
+    real_time_call = sweep_mod.time_call
     monkeypatch.setattr(sweep_mod, "visit_point", lambda *a, **k: order.append("time") or real_visit(*a, **k))
-    monkeypatch.setattr(sweep_mod, "count_forward", lambda *a, **k: order.append("count") or real_count(*a, **k))
+    monkeypatch.setattr(sweep_mod, "time_call", lambda *a, **k: order.append("explore") or real_time_call(*a, **k))
+    monkeypatch.setattr(sweep_mod, "forward_peak_bytes",
+                        lambda *a, **k: order.append("count") or real_peak(*a, **k))
+    monkeypatch.setattr(sweep_mod, "count_forward", lambda *a, **k: pytest.fail("FLOPs counted on a forward of "
+                                                                                 "their own"))
     monkeypatch.setattr(sweep_mod, "trace_point", lambda *a, **k: order.append("trace") or real_trace(*a, **k))
     sweep = make_sweep(tmp_path, trace=True, in_process=True)  # timed here, so the order can be watched
     for b in (1, 2, 4):
         record = sweep.outcome("mlp", b)
         assert record.flops == b * 2 * (784 * 1024 + 2 * 1024 * 1024 + 1024 * 10)
         assert record.bytes_moved > 0
+        assert record.peak_memory_bytes > 0
         assert record.passes == sweep.config.passes.passes
-    # Every visit of every pass first; counting and tracing never run while any point is being timed.
-    assert order == ["time"] * (3 * sweep.config.passes.passes) + ["count", "trace"] * 3
+    # Each point's memory and FLOPs come from one forward in its exploration: after the timing at the model's
+    # first point (its first forward pays one-time allocations), as the warm-up before it at the others.
+    # Counting never runs inside a timed call; the traces come only after every pass.
+    assert order == (["explore", "count", "count", "explore", "count", "explore"]
+                     + ["time"] * (3 * sweep.config.passes.passes) + ["trace"] * 3)
     traces = sorted((tmp_path / "tr" / "mlp").glob("*.pt.trace.json"))
     assert [t.name.split(".")[0] for t in traces] == ["mlp-b1", "mlp-b2", "mlp-b4"]
     assert all("traceEvents" in read_trace(t) for t in traces)
@@ -127,10 +137,22 @@ def test_a_model_the_counter_cannot_follow_keeps_its_timing(tmp_path, fake_peaks
     def fail(*args, **kwargs):
         raise TypeError("unsupported operator")
 
+    class FailingCounter:  # the counter fails on the shared forward, and again on a forward of its own
+        def __init__(self, model):
+            pass
+
+        def __enter__(self):
+            fail()
+
+        def __exit__(self, *exc):
+            return None
+
+    monkeypatch.setattr(sweep_mod, "ForwardCounter", FailingCounter)
     monkeypatch.setattr(sweep_mod, "count_forward", fail)
     sweep = make_sweep(tmp_path, trace=False)
     record = sweep.outcome("mlp", 1)
     assert record.flops is None
+    assert record.peak_memory_bytes > 0  # measured on a forward of its own, without the counter
     assert record.times_s
     assert sweep.models["mlp"].flop_count_error == "TypeError: unsupported operator"
     assert sweep.models["mlp"].record().flop_count_error == "TypeError: unsupported operator"

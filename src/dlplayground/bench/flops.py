@@ -30,6 +30,7 @@ arithmetic intensity it gives as indicative.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -323,6 +324,47 @@ class _RecurrentCorrection(_Hooks):
         self.correction += analytic - seen_inside
 
 
+class ForwardCounter:
+    """Counts the cost of the forward passes run while it is entered (``ForwardCost`` in ``cost`` after exit).
+
+    A context rather than a function, so the one forward it counts can also be another measurement's forward:
+    the sweep counts each point's FLOPs inside the forward whose memory it measures, the first call of the
+    point's exploration (``dlplayground.bench.sweep``), instead of spending two more forwards per point.
+    """
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+        self.cost: ForwardCost | None = None
+        self._counter = FlopCounterMode(display=False, custom_mapping={**EXTRA_FLOP_FORMULAS, **_recurrent_ops()})
+        self._traffic = _LayerTraffic(model)
+        self._recurrent = _RecurrentCorrection(model, self._counter)
+
+    def __enter__(self) -> ForwardCounter:
+        with contextlib.ExitStack() as stack:  # entered in this order, left in the reverse, even on an error
+            for context in (self._traffic, self._counter, self._recurrent):
+                stack.enter_context(context)
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stack.__exit__(*exc_info)
+        if exc_info[0] is None:
+            self.cost = self._cost()
+
+    def _cost(self) -> ForwardCost:
+        counter, traffic, recurrent = self._counter, self._traffic, self._recurrent
+        counted = float(counter.get_total_flops())
+        params = parameter_bytes(self.model) + traffic.embedding_adjustment
+        by_op = {str(op): float(n) for op, n in counter.get_flop_counts().get("Global", {}).items()}
+        if recurrent.modules:  # so that the breakdown still sums to ``flops``
+            by_op["recurrent modules: analytic minus counted"] = recurrent.correction
+        return ForwardCost(
+            flops=counted + recurrent.correction, bytes_moved=float(params + traffic.activation_bytes),
+            parameter_bytes=float(params), activation_bytes=float(traffic.activation_bytes),
+            counter_flops=counted, analytic_flops=recurrent.analytic, flops_by_op=by_op,
+        )
+
+
 def count_forward(model: nn.Module, inputs: torch.Tensor | tuple[torch.Tensor, ...]) -> ForwardCost:
     """Run one forward pass under ``torch.inference_mode`` (the timed code path) and count its cost.
 
@@ -330,17 +372,7 @@ def count_forward(model: nn.Module, inputs: torch.Tensor | tuple[torch.Tensor, .
     on its device, with ``inputs`` prepared as for timing.
     """
     args = inputs if isinstance(inputs, tuple) else (inputs,)
-    counter = FlopCounterMode(display=False, custom_mapping={**EXTRA_FLOP_FORMULAS, **_recurrent_ops()})
-    with torch.inference_mode(), _LayerTraffic(model) as traffic, counter, \
-            _RecurrentCorrection(model, counter) as recurrent:
+    with torch.inference_mode(), ForwardCounter(model) as counter:
         model(*args)
-    counted = float(counter.get_total_flops())
-    params = parameter_bytes(model) + traffic.embedding_adjustment
-    by_op = {str(op): float(n) for op, n in counter.get_flop_counts().get("Global", {}).items()}
-    if recurrent.modules:  # so that the breakdown still sums to ``flops``
-        by_op["recurrent modules: analytic minus counted"] = recurrent.correction
-    return ForwardCost(
-        flops=counted + recurrent.correction, bytes_moved=float(params + traffic.activation_bytes),
-        parameter_bytes=float(params), activation_bytes=float(traffic.activation_bytes),
-        counter_flops=counted, analytic_flops=recurrent.analytic, flops_by_op=by_op,
-    )
+    assert counter.cost is not None
+    return counter.cost

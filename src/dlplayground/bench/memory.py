@@ -39,6 +39,7 @@ checked against a measured out-of-memory boundary, where the sweep hit one, by `
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -98,12 +99,15 @@ def parameter_bytes(model: nn.Module) -> int:
 
 
 def forward_peak_bytes(model: nn.Module, inputs: torch.Tensor | tuple[torch.Tensor, ...],
-                       device: torch.device | str, *, warmup_calls: int = 1) -> MemoryPeak:
+                       device: torch.device | str, *, warmup_calls: int = 1,
+                       around: contextlib.AbstractContextManager[Any] | None = None) -> MemoryPeak:
     """Measure the peak of tensor memory during ONE forward of ``model(*inputs)`` on ``device``.
 
     ``inputs`` must already be on ``device``. ``warmup_calls`` unmeasured forwards run first (see the module
     docstring). The output is kept alive until the window closes, so its own free is never recorded and it
-    counts in the peak, as it occupies memory when the forward returns.
+    counts in the peak, as it occupies memory when the forward returns. ``around`` is entered around the
+    measured forward only: a counter that watches the same forward (``flops.ForwardCounter``; it allocates no
+    tensors, so the peak is unchanged), saving a forward per point.
     """
     if warmup_calls < 0:
         raise UserInputError(f"warmup_calls must be >= 0, got {warmup_calls}")
@@ -113,11 +117,12 @@ def forward_peak_bytes(model: nn.Module, inputs: torch.Tensor | tuple[torch.Tens
     params = parameter_bytes(model)
 
     def call() -> object:
-        return model(*args)
+        with around if around is not None else contextlib.nullcontext():
+            return model(*args)
 
     with torch.inference_mode():
         for _ in range(warmup_calls):
-            call()
+            model(*args)
         if device.type == "cuda":
             peak, kind = _cuda_peak(call, device)
         elif device.type == "cpu":

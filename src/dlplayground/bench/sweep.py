@@ -59,8 +59,8 @@ from dlplayground.bench.explore import (
     RangeResult,
     explore,
 )
-from dlplayground.bench.flops import count_forward
-from dlplayground.bench.memory import check_against_oom, fill_batch, forward_peak_bytes
+from dlplayground.bench.flops import ForwardCost, ForwardCounter, count_forward
+from dlplayground.bench.memory import MemoryPeak, check_against_oom, fill_batch, forward_peak_bytes
 from dlplayground.bench.models import ModelSpec
 from dlplayground.bench.noise import point_noise
 from dlplayground.bench.passes import pass_order
@@ -300,14 +300,28 @@ class Sweep:
         ``FailedAtBatch``)."""
         try:
             inputs = self._inputs(sweep, batch_size)
+            timer = self.config.explore_timer
+            # The point's costs are counted in one forward that replaces the exploration's warm-up call: it runs
+            # the point's kernels at its shapes (fast calls still warm up for the rest of warmup_s). Not at the
+            # model's first point: its very first forward pays one-time allocations (library workspaces,
+            # caches) that are not that point's memory, so there the costs are counted after the timing.
+            count_after = not sweep.costs
+            counted = batch_size in sweep.costs
+            started = self._clock()
+            if not (count_after or counted) and (costs := self._costs_together(sweep, inputs)) is not None:
+                sweep.costs[batch_size] = costs
+                timer = replace(timer, warmup_calls=0,
+                                warmup_s=max(0.0, timer.warmup_s - (self._clock() - started)))
             compiles = sweep.variant is not None and sweep.variant.compiles_per_shape
             if compiles and batch_size not in sweep.first_call_s:
                 # A compiled or graph-captured variant compiles/captures at each new shape: keep that out of
                 # every timing, and record it.
                 sweep.first_call_s[batch_size] = first_call_s(sweep.built.model, inputs, self.config.device,
                                                               self._sync)
-            samples, _, _ = time_call(inference_call(sweep.built.model, inputs), self.config.device,
-                                      self.config.explore_timer, clock=self._clock, sync=self._sync)
+            samples, _, _ = time_call(inference_call(sweep.built.model, inputs), self.config.device, timer,
+                                      clock=self._clock, sync=self._sync)
+            if count_after and not counted and (costs := self._costs_together(sweep, inputs)) is not None:
+                sweep.costs[batch_size] = costs
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise FailedAtBatch(error_text(exc)) from None
@@ -487,7 +501,9 @@ class Sweep:
             if sweep.built is not None:
                 for batch_size in sweep.batch_sizes:
                     inputs = self._inputs(sweep, batch_size)
-                    sweep.costs[batch_size] = {**self._memory(sweep, inputs), **self._flops(sweep, inputs)}
+                    if batch_size not in sweep.costs:  # not counted in the exploration (a variant; it raised there)
+                        sweep.costs[batch_size] = (self._costs_together(sweep, inputs)
+                                                   or {**self._memory(sweep, inputs), **self._flops(sweep, inputs)})
                     if self.config.trace_dir:
                         path = trace_point(sweep.built.model, inputs, Path(self.config.trace_dir),
                                            model_name=sweep.spec.name, batch_size=batch_size,
@@ -516,6 +532,23 @@ class Sweep:
                 block_times_s=blocks if len(blocks) == len(visits) else (), timer=visits[0].timer, **costs))
         sweep.records = records
 
+    def _costs_together(self, sweep: ModelSweep, inputs) -> dict[str, Any] | None:
+        """The point's memory and FLOPs from ONE untimed forward: the FLOP counter watches the forward whose
+        memory peak is measured (it allocates no tensors). None where they cannot share a forward -- a variant
+        (its memory is the variant's, its FLOPs the eager model's), a model the counter already failed on -- or
+        where the forward raised: the caller then meets the error on its own calls (the exploration: an
+        out-of-memory boundary) or counts each on its own forward, which say what failed (``_memory``,
+        ``_flops``)."""
+        if sweep.spec.variant != EAGER or sweep.flop_count_error is not None:
+            return None
+        counter = ForwardCounter(sweep.built.eager)
+        try:
+            peak = forward_peak_bytes(sweep.built.model, inputs, self.config.device, warmup_calls=0, around=counter)
+        except Exception:
+            return None
+        assert counter.cost is not None
+        return {**_memory_fields(peak), **_flop_fields(counter.cost)}
+
     def _memory(self, sweep: ModelSweep, inputs) -> dict[str, Any]:
         """The memory of one (untimed) forward at the point's batch, as record fields: parameters, inputs and
         the peak of tensors allocated during the forward (``dlplayground.bench.memory``), so memory can be read
@@ -531,8 +564,7 @@ class Sweep:
             peak = forward_peak_bytes(model, inputs, self.config.device, warmup_calls=0)
         except Exception as exc:  # user code again (one more forward); keep the timing, say why
             return {"memory_kind": f"not measured: {error_text(exc)}"}
-        kind = f"{peak.kind}, plus parameters and inputs"
-        return {"peak_memory_bytes": peak.peak_bytes, "memory_kind": kind if peak.peak_bytes else peak.kind}
+        return _memory_fields(peak)
 
     @staticmethod
     def _flops(sweep: ModelSweep, inputs) -> dict[str, Any]:
@@ -548,7 +580,7 @@ class Sweep:
         except Exception as exc:  # the counter runs arbitrary user code; keep the timing, say why
             sweep.flop_count_error = f"{type(exc).__name__}: {first_line(exc)}"
             return {}
-        return {"flops": cost.flops, "bytes_moved": cost.bytes_moved}
+        return _flop_fields(cost)
 
     # -------------------------------------------------------------------------------------- results
     def outcome(self, name: str, batch_size: int) -> TimingRecord:
@@ -679,3 +711,14 @@ class Sweep:
                                  config=section["config"], benchmarks=benchmarks)
         envelope["dlplayground"] = section
         return envelope
+
+
+def _memory_fields(peak: MemoryPeak) -> dict[str, Any]:
+    """A point's memory as record fields."""
+    kind = f"{peak.kind}, plus parameters and inputs"
+    return {"peak_memory_bytes": peak.peak_bytes, "memory_kind": kind if peak.peak_bytes else peak.kind}
+
+
+def _flop_fields(cost: ForwardCost) -> dict[str, Any]:
+    """A point's FLOPs and estimated bytes moved as record fields."""
+    return {"flops": cost.flops, "bytes_moved": cost.bytes_moved}
