@@ -18,6 +18,11 @@ first run's points (``blocked_autorange``, torch's default 0.2 s per point), for
 
     python benchmarks/aa_check.py [--pairs 3] [--runs-per-side 2] [--slow mlp] [--bare] [--out DIR]
                                   [-- bench options]
+    python benchmarks/aa_check.py --score RUN.json RUN.json RUN.json ...
+
+``--score`` runs nothing: every pair of the given runs of the same code is an A/A pair, and it prints the share
+of pairs whose saturation agrees by each rule, with an interval from resampling the runs. A handful of pairs
+cannot tell a rule met 95 % of the time from one met half of the time; 20 runs give 190 pairs.
 
 Exit code 0 when every pair passes (and, with --slow, every slowed point is flagged), 1 otherwise.
 """
@@ -25,6 +30,7 @@ Exit code 0 when every pair passes (and, with --slow, every slowed point is flag
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -38,6 +44,7 @@ from dlplayground.bench.calibration import stored_profile_for
 from dlplayground.bench.models import BUILTIN_MODELS
 from dlplayground.bench.noise import noise_floor, point_noise
 from dlplayground.bench.record import BatchSizeRun
+from dlplayground.bench.saturation import Saturation
 from dlplayground.report.compare import IMPROVEMENT, REGRESSION, compare_envelopes, compare_runs
 from dlplayground.results import read_envelope
 
@@ -63,20 +70,71 @@ def run_bench(out: Path, models: list[str], bench_args: list[str], slowdown: flo
     return wall
 
 
-def saturation_check(a: BatchSizeRun, b: BatchSizeRun) -> tuple[bool, list[str]]:
-    """Each run's saturation batch inside the other's interval, no interval over three doublings."""
-    ok, lines = True, []
+def knee_agreement(sa: Saturation, sb: Saturation) -> tuple[bool, bool, str]:
+    """One model's saturation in two runs, judged by both rules: (the issue's rule, DESIGN.md's rule, why).
+
+    The issue's rule: each run's saturation batch inside the other run's interval, and neither interval over
+    three doublings. DESIGN.md's: the two batches at most one doubling apart, and the intervals overlap.
+    """
+    inside = sb.ci_low <= sa.saturation_batch <= sb.ci_high and sa.ci_low <= sb.saturation_batch <= sa.ci_high
+    narrow = max(np.log2(s.ci_high / s.ci_low) for s in (sa, sb)) <= MAX_SPAN_DOUBLINGS
+    design = (abs(np.log2(sa.saturation_batch / sb.saturation_batch)) <= 1
+              and sa.ci_low <= sb.ci_high and sb.ci_low <= sa.ci_high)
+    why = ("" if inside else " (outside the other interval)") + ("" if narrow else " (interval over 3 doublings)")
+    return inside and narrow, design, why
+
+
+def saturation_check(a: BatchSizeRun, b: BatchSizeRun) -> tuple[bool, bool, list[str]]:
+    """Every model's saturation in two runs: (all agree by the issue's rule, all by DESIGN.md's, a line each)."""
+    ok = design_ok = True
+    lines = []
     for model in sorted(set(a.saturation) & set(b.saturation)):
         sa, sb = a.saturation[model], b.saturation[model]
-        inside = sb.ci_low <= sa.saturation_batch <= sb.ci_high and sa.ci_low <= sb.saturation_batch <= sa.ci_high
-        spans = [np.log2(s.ci_high / s.ci_low) for s in (sa, sb)]
-        good = inside and max(spans) <= MAX_SPAN_DOUBLINGS
+        good, design, why = knee_agreement(sa, sb)
         ok &= good
+        design_ok &= design
         lines.append(f"  {model:>16}: A {sa.saturation_batch} [{sa.ci_low}-{sa.ci_high}]  "
-                     f"B {sb.saturation_batch} [{sb.ci_low}-{sb.ci_high}]  "
-                     f"{'ok' if good else 'FAIL'}{'' if inside else ' (outside the other interval)'}"
-                     f"{'' if max(spans) <= MAX_SPAN_DOUBLINGS else ' (interval over 3 doublings)'}")
-    return ok, lines
+                     f"B {sb.saturation_batch} [{sb.ci_low}-{sb.ci_high}]  {'ok' if good else 'FAIL'}{why}"
+                     f"{'' if design else '  (DESIGN.md rule: FAIL)'}")
+    return ok, design_ok, lines
+
+
+def score_runs(paths: list[Path], resamples: int = 1000) -> list[str]:
+    """Every pair of the given runs of the same code is an A/A pair: the share of pairs whose saturation agrees
+    (by each rule, and per model by the issue's), with a 95 % interval from resampling the runs (pairs share
+    runs, so the runs are the unit). Many runs judge the rule far better than three pairs do."""
+    runs = [BatchSizeRun.from_envelope(read_envelope(p)) for p in paths]
+    if len(runs) < 3:
+        sys.exit("error: --score needs at least 3 run files")
+    n = len(runs)
+    issue, design = np.zeros((n, n), bool), np.zeros((n, n), bool)
+    per_model: dict[str, list[bool]] = {}
+    for i, j in itertools.combinations(range(n), 2):
+        issue[i, j] = issue[j, i] = design[i, j] = design[j, i] = True
+        for model in sorted(set(runs[i].saturation) & set(runs[j].saturation)):
+            good, by_design, _ = knee_agreement(runs[i].saturation[model], runs[j].saturation[model])
+            per_model.setdefault(model, []).append(good)
+            issue[i, j] = issue[j, i] = issue[i, j] and good
+            design[i, j] = design[j, i] = design[i, j] and by_design
+    rng = np.random.default_rng(0)
+
+    def rate(matrix: np.ndarray) -> str:
+        pairs = matrix[np.triu_indices(n, 1)].mean()
+        draws = []
+        for _ in range(resamples):
+            pick = rng.integers(0, n, n)
+            sub = matrix[np.ix_(pick, pick)]
+            distinct = pick[:, None] != pick[None, :]
+            if distinct.any():
+                draws.append(sub[distinct].mean())
+        low, high = np.quantile(draws, [0.025, 0.975])
+        return f"{pairs:.2f} [95% CI {low:.2f}-{high:.2f}]"
+
+    return [f"{n} runs, {n * (n - 1) // 2} A/A pairs: saturation agrees in a share {rate(issue)} of pairs by the "
+            f"issue's rule (each batch inside the other interval, no interval over 3 doublings), "
+            f"{rate(design)} by DESIGN.md's (at most one doubling apart, intervals overlap)",
+            "per model, by the issue's rule: "
+            + ", ".join(f"{m} {np.mean(v):.2f}" for m, v in sorted(per_model.items()))]
 
 
 def bare_sweep_s(run: BatchSizeRun) -> float:
@@ -115,8 +173,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="runs per side of each pair (default 1); with 2 or more, compare measures the "
                              "run-to-run drift from their spread instead of assuming it")
     parser.add_argument("--out", type=Path, default=Path("reports/aa"), help="folder for the run files")
+    parser.add_argument("--score", type=Path, nargs="+", default=None, metavar="RUN",
+                        help="run nothing: judge every pair of these run files of the same code as an A/A pair")
     parser.add_argument("bench_args", nargs="*", help="extra `dlplayground bench` options, after '--'")
     args = parser.parse_args(argv)
+    if args.score:
+        print("\n".join(score_runs(args.score)))
+        return 0
     if args.pairs < 1 or args.runs_per_side < 1:
         parser.error("--pairs and --runs-per-side must be >= 1")
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -150,12 +213,13 @@ def main(argv: list[str] | None = None) -> int:
         print(result.to_text(show_all=False))
         if args.slow is None:
             called = counts[REGRESSION] + counts[IMPROVEMENT]
-            sat_ok, lines = saturation_check(*runs)
+            sat_ok, design_ok, lines = saturation_check(*runs)
             print("  saturation batches [95% CI]:")
             print("\n".join(lines))
             ok = called == 0 and sat_ok
             summary.append(f"pair {pair}: {counts[REGRESSION]} regression(s), {counts[IMPROVEMENT]} improvement(s) "
                            f"of {len(result.points)} points; saturation {'agrees' if sat_ok else 'DISAGREES'} "
+                           f"(DESIGN.md's rule: {'agrees' if design_ok else 'disagrees'}) "
                            f"-> {'PASS' if ok else 'FAIL'}")
         else:
             slowed = [p for p in result.points if p.model == slowed_name(args.slow)]

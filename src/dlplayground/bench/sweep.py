@@ -18,13 +18,17 @@ The run has four phases, all before the first result is reported:
    user model that raises) does the same, recorded as that model's failure, so the other points and models are
    kept. A worker that crashes stops the run with ``WorkerFailed`` (one line: the pass and the worker's last
    words), keeping the completed passes as an interrupt does;
-4. **costs** -- never inside timing: one more forward pass per point counts its FLOPs and estimates its bytes
-   moved (``dlplayground.bench.flops``), one more its memory, and with ``trace_dir`` a profiler trace is
-   recorded; then the model is freed. With in-process passes this comes after the passes. With passes in
-   workers it comes before them (the parent's last use of its models; its timing is over), so the models are
-   freed before the first worker starts and the workers never share the memory or the device with them.
-   (Counting the costs while the first workers start was tried: on two cores the forward passes and the
-   workers' imports slowed each other down more than they overlapped.)
+4. **costs** -- never inside timing: each point's FLOPs, estimated bytes moved (``dlplayground.bench.flops``)
+   and memory come from one untimed forward in its exploration, the FLOP counter watching the forward whose
+   memory peak is measured (``_costs_together``); that forward is the exploration's warm-up call at the
+   point, except at a model's first point, where it runs after the exploratory timing so the very first
+   forward's one-time allocations are not charged to it. Points it cannot count (a variant: its memory is
+   the variant's, its FLOPs the eager model's; a forward that raised) are counted on forwards of their own
+   after the exploration -- after the passes with in-process passes, before them with workers -- and with
+   ``trace_dir`` a profiler trace of each point is recorded there; then the model is freed, so the workers
+   never share the memory or the device with the parent's models. (Counting the costs while the first
+   workers start was tried: on two cores the forward passes and the workers' imports slowed each other down
+   more than they overlapped.)
 
 The pytest suite (``dlplayground.bench.suite``) has one test per candidate point; the first test runs
 ``measure()``, and each test then reports its point (or is skipped with the reason: past the range, or past
