@@ -221,7 +221,7 @@ def test_every_percentage_column_has_its_ceiling():
 def test_unknown_without_flops_or_peaks():
     assert diagnose_record(record(None, None), batch_size=4, roofs=ROOFS).bound == UNKNOWN
     assert diagnose_record(COMPUTE_POINT, batch_size=4, roofs=None).bound == UNKNOWN
-    assert diagnose_record(None, batch_size=4, roofs=ROOFS).text == "bound unknown at batch 4 (no a FLOP count)"
+    assert diagnose_record(None, batch_size=4, roofs=ROOFS).text == "bound unknown at batch 4 (no FLOP count)"
 
 
 def _saturation(model: str, batch: int, records: list[TimingRecord], fit: LatencyModel | None) -> Saturation:

@@ -223,7 +223,7 @@ def diagnose_record(
     """
     point = place(record, roofs) if record is not None and roofs is not None else None
     if point is None or roofs is None:
-        missing = "measured peaks" if roofs is None else "a FLOP count"
+        missing = "measured peaks" if roofs is None else "FLOP count"
         return Diagnosis(UNKNOWN, batch_size, f"bound unknown at batch {batch_size} (no {missing})")
     t_ms = point.latency_s * 1e3
     share = fixed_ms / t_ms if fixed_ms is not None and t_ms > 0 else None
