@@ -309,13 +309,13 @@ class Sweep:
             # the point's kernels at its shapes (fast calls still warm up for the rest of warmup_s). Not at the
             # model's first point: its very first forward pays one-time allocations (library workspaces,
             # caches) that are not that point's memory, so there the costs are counted after the timing.
-            count_after = not sweep.costs
-            counted = batch_size in sweep.costs
-            started = self._clock()
-            if not (count_after or counted) and (costs := self._costs_together(sweep, inputs)) is not None:
-                sweep.costs[batch_size] = costs
-                timer = replace(timer, warmup_calls=0,
-                                warmup_s=max(0.0, timer.warmup_s - (self._clock() - started)))
+            first_point = not sweep.costs
+            if not first_point and batch_size not in sweep.costs:
+                started = self._clock()
+                if (costs := self._costs_together(sweep, inputs)) is not None:
+                    sweep.costs[batch_size] = costs
+                    timer = replace(timer, warmup_calls=0,
+                                    warmup_s=max(0.0, timer.warmup_s - (self._clock() - started)))
             compiles = sweep.variant is not None and sweep.variant.compiles_per_shape
             if compiles and batch_size not in sweep.first_call_s:
                 # A compiled or graph-captured variant compiles/captures at each new shape: keep that out of
@@ -324,7 +324,7 @@ class Sweep:
                                                               self._sync)
             samples, _, _ = time_call(inference_call(sweep.built.model, inputs), self.config.device, timer,
                                       clock=self._clock, sync=self._sync)
-            if count_after and not counted and (costs := self._costs_together(sweep, inputs)) is not None:
+            if first_point and (costs := self._costs_together(sweep, inputs)) is not None:
                 sweep.costs[batch_size] = costs
         except Exception as exc:
             if not is_out_of_memory(exc):
